@@ -1,0 +1,13 @@
+// The subcommand registry: one entry per command that exists. `main.ts` only dispatches.
+// Each command module exports `run(argv: string[]): Promise<number>` returning the exit code
+// (0 every check held, 1 a check failed, 2 bad usage or bad input).
+
+export interface Command {
+  name: string;
+  usage: string;
+  summary: string;
+  load: () => Promise<{ run: (argv: string[]) => Promise<number> }>;
+}
+
+export const commands: Command[] = [
+];
