@@ -1,0 +1,64 @@
+// A node's local clock, derived from virtual time. It has an offset, a drift (parts per million: at +100 ppm
+// the clock gains 0.1 ms every virtual second) and can jump forward or back, as NTP steps do. The node sees only
+// this reading, never virtual time. Timers are a different matter: like an OS monotonic timer, they run at the
+// drifted rate but ignore jumps (see `virtualDelay`).
+
+export interface ClockOptions {
+  /** Local reading at virtual time 0, in ms. */
+  offsetMs?: number;
+  driftPpm?: number;
+}
+
+export class LocalClock {
+  /** Local reading at `anchor` virtual time. */
+  private base: number;
+  private anchor = 0;
+  private drift: number;
+
+  constructor(options: ClockOptions = {}) {
+    this.base = options.offsetMs ?? 0;
+    this.drift = options.driftPpm ?? 0;
+    LocalClock.checkDrift(this.drift);
+    if (!Number.isFinite(this.base)) throw new RangeError(`clock: offsetMs must be finite, got ${this.base}`);
+  }
+
+  /** The local reading at virtual time `now`, in whole ms (floored, as a millisecond clock reads). */
+  read(now: number): number {
+    return Math.floor(this.base + (now - this.anchor) * (1 + this.drift * 1e-6));
+  }
+
+  get driftPpm(): number {
+    return this.drift;
+  }
+
+  /** Steps the reading by `deltaMs` (negative = backward) at virtual time `now`. */
+  jump(deltaMs: number, now: number): void {
+    if (!Number.isFinite(deltaMs)) throw new RangeError(`clock: jump must be finite, got ${deltaMs}`);
+    this.reanchor(now);
+    this.base += deltaMs;
+  }
+
+  /** Changes the drift from virtual time `now` on; the reading does not jump. */
+  setDrift(ppm: number, now: number): void {
+    LocalClock.checkDrift(ppm);
+    this.reanchor(now);
+    this.drift = ppm;
+  }
+
+  /** Virtual ms until `localDelayMs` of local time has passed at the current drift. */
+  virtualDelay(localDelayMs: number): number {
+    return localDelayMs / (1 + this.drift * 1e-6);
+  }
+
+  private reanchor(now: number): void {
+    this.base = this.base + (now - this.anchor) * (1 + this.drift * 1e-6);
+    this.anchor = now;
+  }
+
+  private static checkDrift(ppm: number): void {
+    // Beyond ±50% the clock would be broken rather than drifting; -1e6 would stop time altogether.
+    if (!(Number.isFinite(ppm) && Math.abs(ppm) <= 500_000)) {
+      throw new RangeError(`clock: drift must be within ±500000 ppm, got ${ppm}`);
+    }
+  }
+}

@@ -1,0 +1,70 @@
+// Latency distributions shared by the network (per link) and the disks (per sync). Long-tailed shapes matter:
+// the rare very slow message or fsync is what exposes timeout and ordering bugs, and uniform latencies hide it.
+import type { RandomStream } from './random.ts';
+
+export type LatencyModel =
+  | { kind: 'fixed'; ms: number }
+  | { kind: 'uniform'; minMs: number; maxMs: number }
+  /** Exponential gaps above a floor: minMs + Exp(meanMs - minMs). */
+  | { kind: 'exponential'; minMs: number; meanMs: number; maxMs?: number }
+  /** Pareto: at least minMs, tail index `shape` (1 < shape < 3 is realistically heavy), capped at maxMs. */
+  | { kind: 'pareto'; minMs: number; shape: number; maxMs: number }
+  /** Log-normal around a median, `sigma` in log space, capped at maxMs. */
+  | { kind: 'lognormal'; medianMs: number; sigma: number; maxMs: number };
+
+/** Throws a one-line error naming `where` if the model cannot be sampled. */
+export function validateLatency(model: LatencyModel, where: string): void {
+  const bad = (why: string): never => {
+    throw new RangeError(`${where}: invalid ${model.kind} latency: ${why}`);
+  };
+  const nonNegative = (name: string, x: number | undefined): void => {
+    if (x !== undefined && !(Number.isFinite(x) && x >= 0)) bad(`${name} must be a finite number >= 0, got ${x}`);
+  };
+  switch (model.kind) {
+    case 'fixed':
+      nonNegative('ms', model.ms);
+      return;
+    case 'uniform':
+      nonNegative('minMs', model.minMs);
+      nonNegative('maxMs', model.maxMs);
+      if (model.maxMs < model.minMs) bad(`maxMs ${model.maxMs} < minMs ${model.minMs}`);
+      return;
+    case 'exponential':
+      nonNegative('minMs', model.minMs);
+      nonNegative('meanMs', model.meanMs);
+      nonNegative('maxMs', model.maxMs);
+      if (model.meanMs < model.minMs) bad(`meanMs ${model.meanMs} < minMs ${model.minMs}`);
+      return;
+    case 'pareto':
+      nonNegative('minMs', model.minMs);
+      nonNegative('maxMs', model.maxMs);
+      if (!(model.shape > 0)) bad(`shape must be > 0, got ${model.shape}`);
+      if (model.maxMs < model.minMs) bad(`maxMs ${model.maxMs} < minMs ${model.minMs}`);
+      return;
+    case 'lognormal':
+      nonNegative('medianMs', model.medianMs);
+      nonNegative('sigma', model.sigma);
+      nonNegative('maxMs', model.maxMs);
+      return;
+    default:
+      bad(`unknown kind '${(model as { kind: string }).kind}'`);
+  }
+}
+
+/** One latency sample in ms (a fixed model draws nothing, so it never moves its stream). */
+export function sampleLatency(model: LatencyModel, rng: RandomStream): number {
+  switch (model.kind) {
+    case 'fixed':
+      return model.ms;
+    case 'uniform':
+      return rng.uniform(model.minMs, model.maxMs);
+    case 'exponential': {
+      const x = model.minMs + rng.exponential(model.meanMs - model.minMs);
+      return model.maxMs === undefined ? x : Math.min(x, model.maxMs);
+    }
+    case 'pareto':
+      return Math.min(rng.pareto(model.minMs, model.shape), model.maxMs);
+    case 'lognormal':
+      return Math.min(rng.logNormal(model.medianMs, model.sigma), model.maxMs);
+  }
+}

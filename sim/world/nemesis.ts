@@ -1,0 +1,250 @@
+// The nemesis: a schedule of timed fault events, written out in a scenario or generated from the nemesis stream.
+// A generated schedule is a function of the nemesis stream alone, so changing any other knob (loss rate, disk
+// latency, the workload) leaves it exactly as it was.
+import type { LinkConfig, NodeId } from './network.ts';
+import type { RandomStream } from './random.ts';
+
+export type NemesisAction =
+  | { kind: 'isolate'; node: NodeId }
+  | { kind: 'split'; groups: NodeId[][] }
+  | { kind: 'bridge'; left: NodeId[]; right: NodeId[]; via: NodeId }
+  | { kind: 'one-way'; from: NodeId; to: NodeId }
+  | { kind: 'heal' }
+  | { kind: 'crash'; node: NodeId; restartAfterMs?: number }
+  | { kind: 'restart'; node: NodeId }
+  | { kind: 'pause'; node: NodeId }
+  | { kind: 'resume'; node: NodeId }
+  | { kind: 'clock-jump'; node: NodeId; deltaMs: number }
+  | { kind: 'clock-drift'; node: NodeId; ppm: number }
+  | { kind: 'disk-slow'; node: NodeId; factor: number }
+  | { kind: 'disk-faults'; node: NodeId; on: boolean }
+  | { kind: 'disk-corrupt'; node: NodeId }
+  | { kind: 'link'; from: NodeId | '*'; to: NodeId | '*'; config: Partial<LinkConfig> };
+
+export type NemesisEvent = { atMs: number } & NemesisAction;
+
+export type NemesisKind = NemesisAction['kind'];
+
+/** One line describing an action, for traces and summaries. */
+export function describeNemesis(a: NemesisAction): string {
+  switch (a.kind) {
+    case 'isolate':
+      return `isolate ${a.node}`;
+    case 'split':
+      return `split ${a.groups.map((g) => `[${g.join(',')}]`).join(' | ')}`;
+    case 'bridge':
+      return `bridge [${a.left.join(',')}] <${a.via}> [${a.right.join(',')}]`;
+    case 'one-way':
+      return `cut ${a.from}->${a.to}`;
+    case 'heal':
+      return 'heal';
+    case 'crash':
+      return `crash ${a.node}${a.restartAfterMs === undefined ? '' : ` (restart after ${a.restartAfterMs}ms)`}`;
+    case 'restart':
+    case 'pause':
+    case 'resume':
+    case 'disk-corrupt':
+      return `${a.kind} ${a.node}`;
+    case 'clock-jump':
+      return `clock-jump ${a.node} ${a.deltaMs >= 0 ? '+' : ''}${a.deltaMs}ms`;
+    case 'clock-drift':
+      return `clock-drift ${a.node} ${a.ppm}ppm`;
+    case 'disk-slow':
+      return `disk-slow ${a.node} x${a.factor}`;
+    case 'disk-faults':
+      return `disk-faults ${a.node} ${a.on ? 'on' : 'off'}`;
+    case 'link':
+      return `link ${a.from}->${a.to} ${JSON.stringify(a.config)}`;
+  }
+}
+
+/**
+ * Checks a written-out schedule against the world's nodes; returns one line per problem (empty when valid), so
+ * a scenario file with a typo gets a clear error instead of a crash mid-run.
+ */
+export function validateNemesis(events: readonly unknown[], nodes: readonly NodeId[]): string[] {
+  const problems: string[] = [];
+  const known = new Set(nodes);
+  const kinds = new Set<string>([
+    'isolate', 'split', 'bridge', 'one-way', 'heal', 'crash', 'restart', 'pause', 'resume',
+    'clock-jump', 'clock-drift', 'disk-slow', 'disk-faults', 'disk-corrupt', 'link',
+  ]);
+  events.forEach((raw, i) => {
+    const where = `nemesis event #${i}`;
+    if (typeof raw !== 'object' || raw === null) return void problems.push(`${where}: not an object`);
+    const e = raw as Record<string, unknown>;
+    if (typeof e.atMs !== 'number' || !(e.atMs >= 0) || !Number.isFinite(e.atMs)) {
+      problems.push(`${where}: atMs must be a finite number >= 0, got ${JSON.stringify(e.atMs)}`);
+    }
+    if (typeof e.kind !== 'string' || !kinds.has(e.kind)) {
+      return void problems.push(`${where}: unknown kind ${JSON.stringify(e.kind)} (known: ${[...kinds].join(', ')})`);
+    }
+    const node = (field: string, allowStar = false): void => {
+      const v = e[field];
+      if (allowStar && v === '*') return;
+      if (typeof v !== 'string' || !known.has(v)) problems.push(`${where} (${e.kind}): ${field} ${JSON.stringify(v)} is not a node`);
+    };
+    const nodeList = (field: string): void => {
+      const v = e[field];
+      if (!Array.isArray(v)) return void problems.push(`${where} (${e.kind}): ${field} must be a list of nodes`);
+      for (const id of v) if (typeof id !== 'string' || !known.has(id)) problems.push(`${where} (${e.kind}): ${JSON.stringify(id)} in ${field} is not a node`);
+    };
+    const num = (field: string, ok: (x: number) => boolean, what: string, optional = false): void => {
+      const v = e[field];
+      if (optional && v === undefined) return;
+      if (typeof v !== 'number' || !ok(v)) problems.push(`${where} (${e.kind}): ${field} must be ${what}, got ${JSON.stringify(v)}`);
+    };
+    switch (e.kind) {
+      case 'isolate': case 'restart': case 'pause': case 'resume': case 'disk-corrupt':
+        node('node');
+        break;
+      case 'split':
+        if (!Array.isArray(e.groups)) problems.push(`${where} (split): groups must be a list of node lists`);
+        else {
+          for (const g of e.groups as unknown[]) {
+            if (!Array.isArray(g)) { problems.push(`${where} (split): each group must be a list of nodes`); continue; }
+            for (const id of g) if (typeof id !== 'string' || !known.has(id)) problems.push(`${where} (split): ${JSON.stringify(id)} is not a node`);
+          }
+        }
+        break;
+      case 'bridge':
+        nodeList('left');
+        nodeList('right');
+        node('via');
+        break;
+      case 'one-way':
+        node('from');
+        node('to');
+        break;
+      case 'crash':
+        node('node');
+        num('restartAfterMs', (x) => Number.isFinite(x) && x >= 0, 'a finite number >= 0', true);
+        break;
+      case 'clock-jump':
+        node('node');
+        num('deltaMs', Number.isFinite, 'a finite number');
+        break;
+      case 'clock-drift':
+        node('node');
+        num('ppm', (x) => Number.isFinite(x) && Math.abs(x) <= 500_000, 'within ±500000');
+        break;
+      case 'disk-slow':
+        node('node');
+        num('factor', (x) => Number.isFinite(x) && x > 0, 'a finite number > 0');
+        break;
+      case 'disk-faults':
+        node('node');
+        if (typeof e.on !== 'boolean') problems.push(`${where} (disk-faults): on must be true or false`);
+        break;
+      case 'link':
+        node('from', true);
+        node('to', true);
+        if (typeof e.config !== 'object' || e.config === null) problems.push(`${where} (link): config must be an object`);
+        break;
+    }
+  });
+  return problems;
+}
+
+export interface NemesisGeneratorOptions {
+  nodes: readonly NodeId[];
+  /** Faults start at or after this time. */
+  startMs?: number;
+  /** Every fault is undone by this time (crashed nodes restarted, partitions healed...). */
+  endMs: number;
+  /** Mean gap between the starts of two faults (exponential). */
+  meanGapMs: number;
+  /** Mean time a fault lasts before its recovery event (exponential, at least 1ms). */
+  meanFaultMs: number;
+  /** Relative weights of fault families; a family with weight 0 (or absent when weights are given) never occurs. */
+  weights?: Partial<Record<NemesisFamily, number>>;
+  /** Largest clock step, either way. */
+  maxClockJumpMs?: number;
+  maxDriftPpm?: number;
+  maxDiskSlowFactor?: number;
+}
+
+export type NemesisFamily = 'partition' | 'crash' | 'pause' | 'clock' | 'disk';
+
+const ALL_FAMILIES: NemesisFamily[] = ['partition', 'crash', 'pause', 'clock', 'disk'];
+
+/**
+ * A random schedule from the nemesis stream: faults separated by exponential gaps, each followed by its
+ * recovery, sorted by time. Every fault started is undone by `endMs`.
+ */
+export function generateNemesis(rng: RandomStream, options: NemesisGeneratorOptions): NemesisEvent[] {
+  const nodes = options.nodes;
+  if (nodes.length === 0) throw new RangeError('nemesis: no nodes to break');
+  const startMs = options.startMs ?? 0;
+  const weights = options.weights ?? { partition: 3, crash: 2, pause: 1, clock: 1, disk: 1 };
+  const families = ALL_FAMILIES.filter((f) => (weights[f] ?? 0) > 0);
+  const totalWeight = families.reduce((sum, f) => sum + weights[f]!, 0);
+  if (families.length === 0) throw new RangeError('nemesis: every fault family has weight 0');
+  const maxJump = options.maxClockJumpMs ?? 5_000;
+  const maxDrift = options.maxDriftPpm ?? 200;
+  const maxSlow = options.maxDiskSlowFactor ?? 50;
+  const out: NemesisEvent[] = [];
+  let t = startMs;
+  for (;;) {
+    t += rng.exponential(options.meanGapMs);
+    if (t >= options.endMs) break;
+    let roll = rng.uniform(0, totalWeight);
+    let family = families[families.length - 1]!;
+    for (const f of families) {
+      roll -= weights[f]!;
+      if (roll < 0) {
+        family = f;
+        break;
+      }
+    }
+    const until = Math.min(options.endMs, t + Math.max(1, rng.exponential(options.meanFaultMs)));
+    const node = rng.pick(nodes);
+    const at = (atMs: number, action: NemesisAction): void => void out.push({ atMs, ...action } as NemesisEvent);
+    switch (family) {
+      case 'partition': {
+        const shape = rng.int(0, 3);
+        if (shape === 0 || nodes.length < 3) at(t, { kind: 'isolate', node });
+        else if (shape === 1) {
+          const shuffled = rng.shuffle(nodes);
+          const cutAt = rng.int(1, shuffled.length - 1);
+          at(t, { kind: 'split', groups: [shuffled.slice(0, cutAt), shuffled.slice(cutAt)] });
+        } else if (shape === 2) {
+          const others = rng.shuffle(nodes.filter((n) => n !== node));
+          const half = Math.max(1, Math.floor(others.length / 2));
+          at(t, { kind: 'bridge', left: others.slice(0, half), right: others.slice(half), via: node });
+        } else {
+          const to = rng.pick(nodes.filter((n) => n !== node));
+          at(t, { kind: 'one-way', from: node, to });
+        }
+        at(until, { kind: 'heal' });
+        break;
+      }
+      case 'crash':
+        at(t, { kind: 'crash', node });
+        at(until, { kind: 'restart', node });
+        break;
+      case 'pause':
+        at(t, { kind: 'pause', node });
+        at(until, { kind: 'resume', node });
+        break;
+      case 'clock':
+        if (rng.bernoulli(0.5)) at(t, { kind: 'clock-jump', node, deltaMs: Math.round(rng.uniform(-maxJump, maxJump)) });
+        else {
+          at(t, { kind: 'clock-drift', node, ppm: Math.round(rng.uniform(-maxDrift, maxDrift)) });
+          at(until, { kind: 'clock-drift', node, ppm: 0 });
+        }
+        break;
+      case 'disk':
+        if (rng.bernoulli(0.5)) {
+          at(t, { kind: 'disk-slow', node, factor: 1 + Math.round(rng.uniform(1, maxSlow)) });
+          at(until, { kind: 'disk-slow', node, factor: 1 });
+        } else {
+          at(t, { kind: 'disk-faults', node, on: true });
+          at(until, { kind: 'disk-faults', node, on: false });
+        }
+        break;
+    }
+  }
+  // Stable sort: recoveries scheduled for the same instant as a later fault keep generation order.
+  return out.map((e, i) => [e, i] as const).sort((a, b) => a[0].atMs - b[0].atMs || a[1] - b[1]).map(([e]) => e);
+}
