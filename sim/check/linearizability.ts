@@ -1,0 +1,470 @@
+// Linearizability: Wing & Gong's search with Lowe's memoization, one key at a time (P-compositionality).
+//
+// The history becomes a time-ordered doubly linked list of call and return entries. The search walks it from
+// the head: at a call it tries to linearize that operation now (the model must accept its output from the
+// current state); at a return of an operation not yet linearized it backtracks, because that operation had to
+// take effect before it returned. Linearizing lifts the operation's entries out of the list, so the walk
+// restarts from the head with the remaining ones. A set of visited (linearized set, model state) pairs cuts
+// every branch that reaches a configuration already explored.
+//
+// Indeterminate (`info`) operations have a call entry and no return entry: they may be linearized at any point
+// after their invocation or skipped forever, and they never block completion. The search succeeds when the
+// walk runs off the end of the list, which happens exactly when every definite operation is linearized.
+import type { History, Operation } from './history.ts';
+import type { Model } from './model.ts';
+import { etcdModel } from './models/etcd.ts';
+import { kvModel } from './models/kv.ts';
+import { registerModel } from './models/register.ts';
+
+export type Verdict = 'linearizable' | 'non-linearizable' | 'unknown';
+
+export interface LinearizabilityOptions {
+  /** Wall-clock budget for the whole check; past it the verdict is `unknown` (never a hang). */
+  timeoutMs?: number;
+  /** Deterministic budget: search steps over all keys. */
+  maxSteps?: number;
+  /** Stop at the first key that is not linearizable (default true; false explains every failing key). */
+  stopAtFirstFailure?: boolean;
+}
+
+/** Why one key's history cannot be linearized, in terms a report can draw. */
+export interface FailureEvidence {
+  key: string;
+  /** The longest linearizable prefix the search found: operation ids in linearization order. */
+  linearized: number[];
+  /** Model state (described) after each operation of `linearized`; `initialState` before the first. */
+  states: string[];
+  initialState: string;
+  /** The operation that could not be placed: every order reaching it needs it to take effect, and none can. */
+  blocked: number;
+  /**
+   * The failing window: from the invocation of the earliest operation the longest prefix leaves unexplained to
+   * the return of `blocked`. Everything before it is explained by the prefix; no order explains this window.
+   */
+  windowStart: number;
+  windowEnd: number;
+  /** Ids of the operations overlapping the window. */
+  window: number[];
+}
+
+export interface PartitionResult {
+  key: string;
+  verdict: Verdict;
+  /** Operations the search considered (after dropping `fail`s and unknown reads). */
+  ops: number;
+  steps: number;
+  failure?: FailureEvidence;
+}
+
+export interface LinearizabilityResult {
+  verdict: Verdict;
+  /** Every key, in the order checked. */
+  partitions: PartitionResult[];
+  steps: number;
+  /** One line naming the evidence. */
+  explanation: string;
+}
+
+const NO_ENTRY = -1;
+
+// Per-operation random keys for incremental (Zobrist) hashing of the linearized set; a fixed seed keeps runs
+// reproducible.
+function zobristKeys(count: number, seed: number): Int32Array {
+  const keys = new Int32Array(count);
+  let x = seed | 0 || 1;
+  for (let i = 0; i < count; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    keys[i] = x;
+  }
+  return keys;
+}
+
+/**
+ * Visited (linearized set, model state) pairs. A set is stored exactly, as the definite words between the first
+ * non-full one (`lowWord`; all below are full) and the last non-zero one, plus every indeterminate word; the two
+ * Zobrist hashes only make lookups fast.
+ */
+class VisitedSet<S> {
+  private table: Int32Array = new Int32Array(1 << 12).fill(-1);
+  private count = 0;
+  private hash1: Int32Array = new Int32Array(1 << 11);
+  private hash2: Int32Array = new Int32Array(1 << 11);
+  private stateHash: Int32Array = new Int32Array(1 << 11);
+  private low: Int32Array = new Int32Array(1 << 11);
+  private offset: Int32Array = new Int32Array(1 << 11);
+  private length: Int32Array = new Int32Array(1 << 11);
+  private readonly states: S[] = [];
+  private pool: Uint32Array = new Uint32Array(1 << 12);
+  private poolUsed = 0;
+
+  constructor(private readonly equal: (a: S, b: S) => boolean) {}
+
+  private slot(h1: number, sh: number): number {
+    let h = Math.imul(h1 ^ Math.imul(sh, 0x27d4eb2d), 0x9e3779b1);
+    h ^= h >>> 15;
+    return h & (this.table.length - 1);
+  }
+
+  add(h1: number, h2: number, sh: number, state: S, bits: Uint32Array, lowWord: number, span: number, defWords: number, infoWords: number): boolean {
+    const mask = this.table.length - 1;
+    let i = this.slot(h1, sh);
+    for (let e = this.table[i]!; e !== -1; i = (i + 1) & mask, e = this.table[i]!) {
+      if (this.hash1[e] !== h1 || this.hash2[e] !== h2 || this.stateHash[e] !== sh || this.low[e] !== lowWord) continue;
+      if (this.length[e] !== span + infoWords) continue;
+      const off = this.offset[e]!;
+      let same = true;
+      for (let k = 0; k < span && same; k++) same = this.pool[off + k] === bits[lowWord + k];
+      for (let k = 0; k < infoWords && same; k++) same = this.pool[off + span + k] === bits[defWords + k];
+      if (same && this.equal(this.states[e]!, state)) return false;
+    }
+    const e = this.count++;
+    if (e === this.hash1.length) this.growEntries();
+    const len = span + infoWords;
+    if (this.poolUsed + len > this.pool.length) {
+      const bigger = new Uint32Array(Math.max(this.pool.length * 2, this.poolUsed + len));
+      bigger.set(this.pool);
+      this.pool = bigger;
+    }
+    const off = this.poolUsed;
+    for (let k = 0; k < span; k++) this.pool[off + k] = bits[lowWord + k]!;
+    for (let k = 0; k < infoWords; k++) this.pool[off + span + k] = bits[defWords + k]!;
+    this.poolUsed += len;
+    this.hash1[e] = h1;
+    this.hash2[e] = h2;
+    this.stateHash[e] = sh;
+    this.low[e] = lowWord;
+    this.offset[e] = off;
+    this.length[e] = len;
+    this.states[e] = state;
+    this.table[i] = e;
+    if (this.count * 2 > this.table.length) this.rehash();
+    return true;
+  }
+
+  private growEntries(): void {
+    const grow = (a: Int32Array): Int32Array => {
+      const b = new Int32Array(a.length * 2);
+      b.set(a);
+      return b;
+    };
+    this.hash1 = grow(this.hash1);
+    this.hash2 = grow(this.hash2);
+    this.stateHash = grow(this.stateHash);
+    this.low = grow(this.low);
+    this.offset = grow(this.offset);
+    this.length = grow(this.length);
+  }
+
+  private rehash(): void {
+    this.table = new Int32Array(this.table.length * 2).fill(-1);
+    const mask = this.table.length - 1;
+    for (let e = 0; e < this.count; e++) {
+      let i = this.slot(this.hash1[e]!, this.stateHash[e]!);
+      while (this.table[i] !== -1) i = (i + 1) & mask;
+      this.table[i] = e;
+    }
+  }
+}
+
+interface SearchBudget {
+  deadline: number;
+  stepsLeft: number;
+}
+
+interface SearchOutcome {
+  verdict: Verdict;
+  steps: number;
+  bestLinearized?: number[];
+  blocked?: number;
+}
+
+/**
+ * Searches one partition. `ops` are already filtered: `fail`s and unknown read-only operations removed.
+ * Bit ids: definite operations first (by invocation), then indeterminate ones, so that the part of the
+ * linearized set worth storing in the cache stays a short window.
+ */
+function search<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budget: SearchBudget): SearchOutcome {
+  const definite = ops.filter((op) => op.outcome === 'ok').sort((a, b) => a.call - b.call || a.id - b.id);
+  const unknown = ops.filter((op) => op.outcome !== 'ok').sort((a, b) => a.call - b.call || a.id - b.id);
+  const ordered = [...definite, ...unknown];
+  const n = ordered.length;
+  const nDefinite = definite.length;
+  const inputs = ordered.map((op) => op.input);
+  const outputs = ordered.map((op) => (op.outcome === 'ok' ? op.output : null));
+
+  // Entries: a call for every operation, a return for every definite one. Calls sort before returns at equal
+  // times, so touching intervals count as concurrent (the weaker, never falsely failing, reading).
+  const entryCount = n + nDefinite;
+  const entryTime = new Float64Array(entryCount);
+  const entryOpTmp = new Int32Array(entryCount);
+  const entryCallTmp = new Uint8Array(entryCount);
+  for (let i = 0; i < n; i++) {
+    entryTime[i] = ordered[i]!.call;
+    entryOpTmp[i] = i;
+    entryCallTmp[i] = 1;
+  }
+  for (let i = 0; i < nDefinite; i++) {
+    entryTime[n + i] = ordered[i]!.ret;
+    entryOpTmp[n + i] = i;
+    entryCallTmp[n + i] = 0;
+  }
+  const sortedEntries = Array.from({ length: entryCount }, (_, i) => i).sort(
+    (a, b) => entryTime[a]! - entryTime[b]! || entryCallTmp[b]! - entryCallTmp[a]! || entryOpTmp[a]! - entryOpTmp[b]!,
+  );
+  const entryOp = new Int32Array(entryCount);
+  const entryIsCall = new Uint8Array(entryCount);
+  const callEntry = new Int32Array(n);
+  const returnEntry = new Int32Array(n).fill(NO_ENTRY);
+  sortedEntries.forEach((original, position) => {
+    const op = entryOpTmp[original]!;
+    entryOp[position] = op;
+    entryIsCall[position] = entryCallTmp[original]!;
+    if (entryCallTmp[original]) callEntry[op] = position;
+    else returnEntry[op] = position;
+  });
+  const head = entryCount;
+  const next = new Int32Array(entryCount + 1);
+  const prev = new Int32Array(entryCount + 1);
+  for (let e = 0; e < entryCount; e++) {
+    next[e] = e + 1 < entryCount ? e + 1 : NO_ENTRY;
+    prev[e] = e === 0 ? head : e - 1;
+  }
+  next[head] = entryCount > 0 ? 0 : NO_ENTRY;
+
+  const unlink = (e: number): void => {
+    next[prev[e]!] = next[e]!;
+    if (next[e] !== NO_ENTRY) prev[next[e]!] = prev[e]!;
+  };
+  const relink = (e: number): void => {
+    next[prev[e]!] = e;
+    if (next[e] !== NO_ENTRY) prev[next[e]!] = e;
+  };
+
+  // Ordering evidence (model.rank): an operation may go only once every operation of smaller rank has.
+  const ranks = ordered.map((op, i) => (i < nDefinite && model.rank ? model.rank(op.input, op.output) : undefined));
+  const ranked = ranks.flatMap((r, i) => (r === undefined ? [] : [i])).sort((a, b) => ranks[a]! - ranks[b]!);
+  const rankedBefore = new Int32Array(n);
+  for (let p = 0, q = 0; p < ranked.length; p++) {
+    while (ranks[ranked[q]!]! < ranks[ranked[p]!]!) q++;
+    rankedBefore[ranked[p]!] = q;
+  }
+  let rankedDone = 0;
+
+  // The linearized set: definite bits in words [0, defWords), indeterminate bits after. `lowWord` is the first
+  // definite word not yet full and `highWord` the last non-zero definite word, so a cache entry stores only the
+  // words in between plus the indeterminate words.
+  const defWords = (nDefinite + 31) >>> 5;
+  const infoWords = (n - nDefinite + 31) >>> 5;
+  const bits = new Uint32Array(defWords + infoWords);
+  const fullMask = new Uint32Array(defWords).fill(0xffffffff);
+  if (nDefinite % 32 !== 0) fullMask[defWords - 1] = (2 ** (nDefinite % 32) - 1) >>> 0;
+  const wordOf = new Int32Array(n);
+  const maskOf = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const bit = i < nDefinite ? i : 32 * defWords + (i - nDefinite);
+    wordOf[i] = bit >>> 5;
+    maskOf[i] = (1 << (bit & 31)) >>> 0;
+  }
+  let lowWord = 0;
+  let highWord = -1;
+  const zobrist1 = zobristKeys(n, 0x2545f491);
+  const zobrist2 = zobristKeys(n, 0x6c8e9cf5);
+  let hash1 = 0;
+  let hash2 = 0;
+
+  const setBit = (op: number): void => {
+    const w = wordOf[op]!;
+    bits[w] = (bits[w]! | maskOf[op]!) >>> 0;
+    hash1 ^= zobrist1[op]!;
+    hash2 ^= zobrist2[op]!;
+    if (w < defWords) {
+      if (w > highWord) highWord = w;
+      while (lowWord < defWords && bits[lowWord] === fullMask[lowWord]) lowWord++;
+    }
+  };
+  const clearBit = (op: number): void => {
+    const w = wordOf[op]!;
+    bits[w] = (bits[w]! & ~maskOf[op]!) >>> 0;
+    hash1 ^= zobrist1[op]!;
+    hash2 ^= zobrist2[op]!;
+    if (w < defWords) {
+      if (w < lowWord) lowWord = w;
+      while (highWord >= 0 && bits[highWord] === 0) highWord--;
+    }
+  };
+
+  // The visited set, struct-of-arrays with open addressing: V8 allocates nothing per entry but the state.
+  const visited = new VisitedSet<S>(model.equal);
+  /** Adds the current (linearized set, state); false if it was already explored. */
+  const remember = (state: S): boolean =>
+    visited.add(hash1, hash2, model.hash(state) | 0, state, bits, lowWord, highWord >= lowWord ? highWord - lowWord + 1 : 0, defWords, infoWords);
+
+  const stackOp = new Int32Array(n);
+  const stackState: S[] = new Array(n);
+  const stackRankedDone = new Int32Array(n);
+  let depth = 0;
+  let state = model.init();
+  let entry = next[head]!;
+  let steps = 0;
+  let bestEntry = -1;
+  let bestLinearized: number[] = [];
+
+  while (entry !== NO_ENTRY) {
+    if ((++steps & 0x3fff) === 0 && (steps >= budget.stepsLeft || performance.now() > budget.deadline)) {
+      budget.stepsLeft -= steps;
+      return { verdict: 'unknown', steps };
+    }
+    const op = entryOp[entry]!;
+    if (entryIsCall[entry]) {
+      if (rankedBefore[op]! <= rankedDone || ranks[op] === undefined) {
+        const after = model.step(state, inputs[op]!, outputs[op]!);
+        if (after !== undefined) {
+          setBit(op);
+          if (remember(after)) {
+            stackOp[depth] = op;
+            stackState[depth] = state;
+            stackRankedDone[depth] = rankedDone;
+            depth++;
+            state = after;
+            unlink(callEntry[op]!);
+            if (returnEntry[op] !== NO_ENTRY) unlink(returnEntry[op]!);
+            if (ranks[op] !== undefined) {
+              while (rankedDone < ranked.length && (bits[wordOf[ranked[rankedDone]!]!]! & maskOf[ranked[rankedDone]!]!) !== 0) {
+                rankedDone++;
+              }
+            }
+            entry = next[head]!;
+            continue;
+          }
+          clearBit(op);
+        }
+      }
+      entry = next[entry]!;
+      continue;
+    }
+    // A return of an operation not linearized: every order from here has failed.
+    if (entry > bestEntry) {
+      bestEntry = entry;
+      bestLinearized = Array.from(stackOp.subarray(0, depth));
+    }
+    if (depth === 0) {
+      budget.stepsLeft -= steps;
+      return { verdict: 'non-linearizable', steps, bestLinearized: bestLinearized.map((i) => ordered[i]!.id), blocked: ordered[entryOp[bestEntry]!]!.id };
+    }
+    depth--;
+    const undone = stackOp[depth]!;
+    state = stackState[depth]!;
+    rankedDone = stackRankedDone[depth]!;
+    clearBit(undone);
+    if (returnEntry[undone] !== NO_ENTRY) relink(returnEntry[undone]!);
+    relink(callEntry[undone]!);
+    entry = next[callEntry[undone]!]!;
+  }
+  budget.stepsLeft -= steps;
+  return { verdict: 'linearizable', steps };
+}
+
+function evidence<S, I, O>(model: Model<S, I, O>, key: string, ops: Operation<I, O>[], byId: Map<number, Operation<I, O>>, outcome: SearchOutcome): FailureEvidence {
+  const linearized = outcome.bestLinearized ?? [];
+  const states: string[] = [];
+  let state = model.init();
+  for (const id of linearized) {
+    const op = byId.get(id)!;
+    state = model.step(state, op.input, op.outcome === 'ok' ? op.output : null) ?? state;
+    states.push(model.describeState(state));
+  }
+  const blocked = byId.get(outcome.blocked!)!;
+  const done = new Set(linearized);
+  const windowEnd = blocked.ret;
+  let windowStart = blocked.call;
+  for (const op of ops) {
+    if (op.outcome === 'ok' && !done.has(op.id) && op.call <= windowEnd && op.call < windowStart) windowStart = op.call;
+  }
+  const window = ops
+    .filter((op) => op.call <= windowEnd && (op.outcome !== 'ok' || op.ret >= windowStart))
+    .map((op) => op.id);
+  return { key, linearized, states, initialState: model.describeState(model.init()), blocked: blocked.id, windowStart, windowEnd, window };
+}
+
+/** The operations the search must consider: `fail`s took no effect, unknown reads constrain nothing. */
+export function relevantOperations<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[]): Operation<I, O>[] {
+  return ops.filter((op) => {
+    if (op.outcome === 'fail') return false;
+    if (model.checked && !model.checked(op.input)) return false;
+    return op.outcome === 'ok' || !model.readOnly(op.input);
+  });
+}
+
+export function checkLinearizability<S, I, O>(
+  model: Model<S, I, O>,
+  ops: Operation<I, O>[],
+  options: LinearizabilityOptions = {},
+): LinearizabilityResult {
+  const budget: SearchBudget = {
+    deadline: options.timeoutMs === undefined ? Infinity : performance.now() + options.timeoutMs,
+    stepsLeft: options.maxSteps ?? Infinity,
+  };
+  const byKey = new Map<string, Operation<I, O>[]>();
+  for (const op of relevantOperations(model, ops)) {
+    let list = byKey.get(op.key);
+    if (!list) byKey.set(op.key, (list = []));
+    list.push(op);
+  }
+  // Small keys first: a failure in a small partition is found (and explained) cheaply.
+  const keys = [...byKey.keys()].sort((a, b) => byKey.get(a)!.length - byKey.get(b)!.length || (a < b ? -1 : a > b ? 1 : 0));
+  const byId = new Map<number, Operation<I, O>>();
+  for (const op of ops) byId.set(op.id, op);
+  const partitions: PartitionResult[] = [];
+  let steps = 0;
+  for (const key of keys) {
+    const keyOps = byKey.get(key)!;
+    if (budget.stepsLeft <= 0 || performance.now() > budget.deadline) {
+      partitions.push({ key, verdict: 'unknown', ops: keyOps.length, steps: 0 });
+      continue;
+    }
+    const outcome = search(model, keyOps, budget);
+    steps += outcome.steps;
+    const result: PartitionResult = { key, verdict: outcome.verdict, ops: keyOps.length, steps: outcome.steps };
+    if (outcome.verdict === 'non-linearizable') result.failure = evidence(model, key, keyOps, byId, outcome);
+    partitions.push(result);
+    if (outcome.verdict === 'non-linearizable' && options.stopAtFirstFailure !== false) break;
+  }
+  const failed = partitions.find((p) => p.verdict === 'non-linearizable');
+  const unknown = partitions.filter((p) => p.verdict === 'unknown');
+  const verdict: Verdict = failed ? 'non-linearizable' : unknown.length > 0 ? 'unknown' : 'linearizable';
+  let explanation: string;
+  if (failed) {
+    const f = failed.failure!;
+    const op = byId.get(f.blocked)!;
+    explanation =
+      `key ${JSON.stringify(f.key)}: operation ${op.id} (client ${op.client}, ${model.describeOperation(op.input, op.outcome === 'ok' ? op.output : null)}, ` +
+      `${op.call}..${op.ret} ms) cannot be placed after the longest linearizable prefix of ${f.linearized.length} operation(s) ` +
+      `(state then: ${f.states.at(-1) ?? f.initialState}); failing window ${f.windowStart}..${f.windowEnd} ms, ${f.window.length} operation(s)`;
+  } else if (unknown.length > 0) {
+    explanation = `search budget exhausted on ${unknown.length} key(s), first ${JSON.stringify(unknown[0]!.key)}; no violation found in the rest`;
+  } else {
+    explanation = `${partitions.length} key(s), ${partitions.reduce((s, p) => s + p.ops, 0)} operation(s) linearizable`;
+  }
+  return { verdict, partitions, steps, explanation };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyModel = Model<any, any, any>;
+
+export function modelFor(name: History['model']): AnyModel {
+  switch (name) {
+    case 'register':
+      return registerModel;
+    case 'kv':
+      return kvModel;
+    case 'etcd':
+      return etcdModel;
+  }
+}
+
+/** Checks a recorded history with the model it names. */
+export function checkHistory(history: History, options: LinearizabilityOptions = {}): LinearizabilityResult {
+  return checkLinearizability(modelFor(history.model), history.ops, options);
+}

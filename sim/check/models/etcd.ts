@@ -1,0 +1,133 @@
+// The etcd v2 key model for simulator histories: one key, its value and its modifiedIndex. Indexes come from the
+// outputs, so the model also checks that a key's modifiedIndex only grows and that a read returns the index of
+// the write it saw. After an indeterminate write the index is unknown (-1) until an output reveals it.
+//
+// An indeterminate operation whose compare cannot hold is rejected rather than applied as a no-op: a no-op is
+// the same as never taking effect, which the search already explores.
+import {
+  ETCD_COMPARE_FAILED,
+  ETCD_KEY_NOT_FOUND,
+  ETCD_NODE_EXISTS,
+  type EtcdInput,
+  type EtcdOutput,
+} from '../history.ts';
+import { hashString, mixHash, type Model } from '../model.ts';
+
+export interface EtcdKeyState {
+  /** null: the key does not exist. */
+  value: string | null;
+  /** modifiedIndex of the last write or delete; 0 initially; -1 unknown (after an indeterminate write). */
+  index: number;
+}
+
+const ABSENT: EtcdKeyState = { value: null, index: 0 };
+
+type Compare = { prevValue?: string; prevIndex?: number };
+
+/** true: the compare holds; false: it fails; undefined: cannot tell (the index is unknown). */
+function compareHolds(state: EtcdKeyState, c: Compare): boolean | undefined {
+  if (state.value === null) return false;
+  if (c.prevValue !== undefined && c.prevValue !== state.value) return false;
+  if (c.prevIndex !== undefined) {
+    if (state.index === -1) return undefined;
+    if (c.prevIndex !== state.index) return false;
+  }
+  return true;
+}
+
+function indexMayFollow(state: EtcdKeyState, index: number): boolean {
+  return state.index === -1 || index > state.index;
+}
+
+function isError(output: EtcdOutput): output is { error: number; index?: number } {
+  return (output as { error?: number }).error !== undefined;
+}
+
+function written(value: string | null, index: number): EtcdKeyState {
+  return { value, index };
+}
+
+function stepUnknown(state: EtcdKeyState, input: EtcdInput): EtcdKeyState | undefined {
+  switch (input.f) {
+    case 'get':
+      return state;
+    case 'set':
+      return written(input.value, -1);
+    case 'create':
+      return state.value === null ? written(input.value, -1) : undefined;
+    case 'update':
+      return state.value !== null ? written(input.value, -1) : undefined;
+    case 'cas':
+      return compareHolds(state, input) !== false ? written(input.value, -1) : undefined;
+    case 'delete':
+      return state.value !== null ? written(null, -1) : undefined;
+    case 'cad':
+      return compareHolds(state, input) !== false ? written(null, -1) : undefined;
+  }
+}
+
+function stepError(state: EtcdKeyState, input: EtcdInput, code: number): EtcdKeyState | undefined {
+  if (code === ETCD_KEY_NOT_FOUND) {
+    const f = input.f;
+    const applies = f === 'get' || f === 'update' || f === 'cas' || f === 'delete' || f === 'cad';
+    return applies && state.value === null ? state : undefined;
+  }
+  if (code === ETCD_NODE_EXISTS) return input.f === 'create' && state.value !== null ? state : undefined;
+  if (code === ETCD_COMPARE_FAILED) {
+    if (input.f !== 'cas' && input.f !== 'cad') return undefined;
+    return state.value !== null && compareHolds(state, input) !== true ? state : undefined;
+  }
+  return undefined;
+}
+
+export const etcdModel: Model<EtcdKeyState, EtcdInput, EtcdOutput> = {
+  name: 'etcd',
+  init: () => ABSENT,
+  step(state, input, output) {
+    if (output === null) return stepUnknown(state, input);
+    if (isError(output)) return stepError(state, input, output.error);
+    const index = output.index;
+    switch (input.f) {
+      case 'get':
+        if (state.value === null || output.value !== state.value) return undefined;
+        if (state.index === index) return state;
+        return state.index === -1 ? written(state.value, index) : undefined;
+      case 'set':
+        return indexMayFollow(state, index) ? written(input.value, index) : undefined;
+      case 'create':
+        return state.value === null && indexMayFollow(state, index) ? written(input.value, index) : undefined;
+      case 'update':
+        return state.value !== null && indexMayFollow(state, index) ? written(input.value, index) : undefined;
+      case 'cas':
+        return compareHolds(state, input) !== false && indexMayFollow(state, index) ? written(input.value, index) : undefined;
+      case 'delete':
+        return state.value !== null && indexMayFollow(state, index) ? written(null, index) : undefined;
+      case 'cad':
+        return compareHolds(state, input) !== false && indexMayFollow(state, index) ? written(null, index) : undefined;
+    }
+  },
+  equal: (a, b) => a.value === b.value && a.index === b.index,
+  hash: (s) => mixHash(s.value === null ? 0x51ed270b : hashString(s.value), s.index),
+  readOnly: (input) => input.f === 'get',
+  checked: (input) => input.f !== 'get' || input.quorum !== false,
+  rank(input, output) {
+    if (output === null || output.index === undefined) return undefined;
+    // A write that produced index i comes after everything that saw an index below i; anything that observed
+    // the key at index i (a read, or an error carrying the store index) comes after the write of i.
+    if (isError(output)) return 2 * output.index + 1;
+    return input.f === 'get' ? 2 * output.index + 1 : 2 * output.index;
+  },
+  describeOperation(input, output) {
+    const args: string[] = [];
+    if ('value' in input) args.push(JSON.stringify(input.value));
+    if ('prevValue' in input && input.prevValue !== undefined) args.push(`prevValue=${JSON.stringify(input.prevValue)}`);
+    if ('prevIndex' in input && input.prevIndex !== undefined) args.push(`prevIndex=${input.prevIndex}`);
+    let shown = '?';
+    if (output !== null) {
+      if (isError(output)) shown = `error ${output.error}${output.index !== undefined ? ` @${output.index}` : ''}`;
+      else shown = `${output.value !== undefined ? `${JSON.stringify(output.value)} ` : ''}@${output.index}`;
+    }
+    return `${input.f}(${args.join(', ')}) -> ${shown}`;
+  },
+  describeState: (s) => `${s.value === null ? '(absent)' : JSON.stringify(s.value)} @${s.index === -1 ? '?' : s.index}`,
+};
