@@ -1,0 +1,62 @@
+// Lexical path handling with Go's path.Clean rules, because etcd cleans every key with it and the
+// cleaned form is what replies, errors and watch matching show.
+
+/** Go's path.Clean: collapse slashes, drop "." and resolve ".." lexically; "" becomes ".". */
+export function cleanPath(p: string): string {
+  if (p === '') return '.';
+  if (isClean(p)) return p;
+  const rooted = p.charCodeAt(0) === 47;
+  const parts = p.split('/');
+  const out: string[] = [];
+  for (const part of parts) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
+      else if (!rooted) out.push('..');
+      continue;
+    }
+    out.push(part);
+  }
+  const joined = out.join('/');
+  if (rooted) return '/' + joined;
+  return joined === '' ? '.' : joined;
+}
+
+// The hot path: keys from the API are almost always clean already.
+function isClean(p: string): boolean {
+  if (p.charCodeAt(0) !== 47) return false;
+  if (p === '/') return true;
+  if (p.charCodeAt(p.length - 1) === 47) return false;
+  return !p.includes('//') && !p.includes('/./') && !p.includes('/../') && !p.endsWith('/.') && !p.endsWith('/..');
+}
+
+/** The store path of a key: rooted and cleaned, as etcd's path.Clean(path.Join("/", p)). */
+export function storePath(p: string): string {
+  return p.charCodeAt(0) === 47 && isClean(p) ? p : cleanPath('/' + p);
+}
+
+/** Joins a directory path and a child name. */
+export function childPath(parent: string, name: string): string {
+  return parent === '/' ? '/' + name : parent + '/' + name;
+}
+
+/** The last element of a cleaned path ("" for the root). */
+export function baseName(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
+/** The parent directory of a cleaned, non-root path. */
+export function parentPath(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
+}
+
+/**
+ * etcd's isHidden(watchPath, keyPath): whether keyPath, seen from a watch at watchPath, passes through a
+ * name starting with "_". A watch deeper than the key (a deleted directory's child) never hides it.
+ */
+export function isHiddenFrom(watchPath: string, keyPath: string): boolean {
+  if (watchPath.length > keyPath.length) return false;
+  const after = cleanPath('/' + keyPath.slice(watchPath.length));
+  return after.includes('/_');
+}
