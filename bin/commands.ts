@@ -10,4 +10,5 @@ export interface Command {
 }
 
 export const commands: Command[] = [
+  { name: 'check', usage: 'check <files...> --format F', summary: 'check histories for linearizability (jepsen-etcd, porcupine-kv, raftsim)', load: () => import('./check.ts') },
 ];

@@ -243,6 +243,7 @@ function validInput(model: ModelName, input: unknown): string | undefined {
       if ((f === 'set' || f === 'create' || f === 'update' || f === 'cas') && !str('value')) return `${f} needs a string "value"`;
       if (!optStr('prevValue') || !optInt('prevIndex')) return '"prevValue" must be a string and "prevIndex" an integer';
       if (f === 'get' && input.quorum !== undefined && typeof input.quorum !== 'boolean') return '"quorum" must be a boolean';
+      if (input.ttl !== undefined && (typeof input.ttl !== 'number' || !(input.ttl >= 0))) return '"ttl" must be a number of seconds >= 0';
       return undefined;
   }
 }

@@ -67,15 +67,17 @@ export type KvOutput = string | null;
 
 /**
  * The etcd v2 key model, one key per operation (the key is `Operation.key`). Directories and recursive
- * operations are outside this model. `quorum: false` gets are not linearizable in etcd v2 and are left out of the
+ * operations are outside this model. `ttl` is in seconds, as in etcd's API; the linearizability model ignores
+ * it (keep keys with TTLs out of the linearizability check or expect their expiry to look like a lost write)
+ * and the TTL checker (ttl.ts) judges it. `quorum: false` gets are not linearizable in etcd v2 and are left out of the
  * linearizability check (they are for showing stale reads).
  */
 export type EtcdInput =
   | { f: 'get'; quorum?: boolean }
-  | { f: 'set'; value: string }
-  | { f: 'create'; value: string }
-  | { f: 'update'; value: string }
-  | { f: 'cas'; value: string; prevValue?: string; prevIndex?: number }
+  | { f: 'set'; value: string; ttl?: number }
+  | { f: 'create'; value: string; ttl?: number }
+  | { f: 'update'; value: string; ttl?: number }
+  | { f: 'cas'; value: string; prevValue?: string; prevIndex?: number; ttl?: number }
   | { f: 'delete' }
   | { f: 'cad'; prevValue?: string; prevIndex?: number };
 

@@ -38,8 +38,8 @@ export interface FailureEvidence {
   /** The operation that could not be placed: every order reaching it needs it to take effect, and none can. */
   blocked: number;
   /**
-   * The failing window: from the invocation of the earliest operation the longest prefix leaves unexplained to
-   * the return of `blocked`. Everything before it is explained by the prefix; no order explains this window.
+   * The failing window: from the invocation of the earliest operation the longest prefix leaves unexplained (or
+   * of the prefix's last write, whose result is what the window contradicts) to the return of `blocked`.
    */
   windowStart: number;
   windowEnd: number;
@@ -381,6 +381,13 @@ function evidence<S, I, O>(model: Model<S, I, O>, key: string, ops: Operation<I,
   let windowStart = blocked.call;
   for (const op of ops) {
     if (op.outcome === 'ok' && !done.has(op.id) && op.call <= windowEnd && op.call < windowStart) windowStart = op.call;
+  }
+  // The state the blocked operation contradicts was made by the prefix's last write: show it too.
+  for (let i = linearized.length - 1; i >= 0; i--) {
+    const op = byId.get(linearized[i]!)!;
+    if (model.readOnly(op.input)) continue;
+    windowStart = Math.min(windowStart, op.call);
+    break;
   }
   const window = ops
     .filter((op) => op.call <= windowEnd && (op.outcome !== 'ok' || op.ret >= windowStart))
