@@ -1,0 +1,221 @@
+// Starts and stops a real, single-member etcd for tests and fixture recording.
+// Everything listens on 127.0.0.1 only, on ports the kernel hands out, with a fresh data directory that is
+// removed on stop, so runs never see each other's keys. The v2 API is switched on because etcd 3.4 serves
+// it only when asked (`--enable-v2=true`).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+export interface EtcdServer {
+  /** `http://127.0.0.1:<port>`, without a trailing slash. */
+  clientUrl: string;
+  clientPort: number;
+  peerPort: number;
+  dataDir: string;
+  /** First line of `etcd --version`, e.g. `etcd Version: 3.4.23`. */
+  version: string;
+  pid: number;
+  /** Everything etcd wrote to stdout and stderr so far (for failure messages). */
+  log(): string;
+  /** Kills etcd (SIGTERM, then SIGKILL after a grace period) and deletes its data directory. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartEtcdOptions {
+  /** Path of the etcd binary; defaults to `findEtcdBinary()`. */
+  bin?: string;
+  /** Member name, also used in the temp dir name. */
+  name?: string;
+  /** Serve the v2 keys API; defaults to true. */
+  enableV2?: boolean;
+  /** Extra command-line flags appended after the ones this module sets. */
+  extraArgs?: string[];
+  /** How long to wait for a healthy, fully started member before giving up. */
+  readyTimeoutMs?: number;
+}
+
+const LOOPBACK = '127.0.0.1';
+const KNOWN_LOCATIONS = ['/usr/bin/etcd', '/usr/local/bin/etcd', '/usr/sbin/etcd'];
+const STOP_GRACE_MS = 5_000;
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The etcd binary to use: `$ETCD_BIN` if set (and then it must exist), else the first `etcd` on PATH, else a
+ * few usual install locations. Returns null when there is none, so callers can skip rather than crash.
+ */
+export function findEtcdBinary(env: NodeJS.ProcessEnv = process.env): string | null {
+  const explicit = env.ETCD_BIN;
+  if (explicit !== undefined && explicit !== '') {
+    if (!isExecutable(explicit)) throw new Error(`ETCD_BIN=${explicit} is not an executable file`);
+    return explicit;
+  }
+  const onPath = (env.PATH ?? '').split(delimiter).filter((d) => d !== '').map((d) => join(d, 'etcd'));
+  return [...onPath, ...KNOWN_LOCATIONS].find(isExecutable) ?? null;
+}
+
+/** First line of `etcd --version` (the fixture records it verbatim). */
+export function etcdVersion(bin: string): string {
+  const out = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  if (out.error !== undefined || out.status !== 0) {
+    throw new Error(`cannot run ${bin} --version: ${out.error?.message ?? out.stderr.trim()}`);
+  }
+  const first = out.stdout.split('\n')[0]?.trim() ?? '';
+  if (!first.startsWith('etcd Version:')) throw new Error(`unexpected output of ${bin} --version: ${first}`);
+  return first;
+}
+
+/** A loopback port that was free a moment ago; the caller retries if another process grabs it first. */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, LOOPBACK, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolvePort(port) : reject(new Error('no port assigned'))));
+    });
+  });
+}
+
+/** GET on loopback returning status and body, or null when nothing answers (yet). Bounded by `timeoutMs`. */
+function probe(url: string, timeoutMs: number): Promise<{ status: number; body: string } | null> {
+  return new Promise((resolveProbe) => {
+    const req = get(url, { timeout: timeoutMs, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolveProbe({ status: res.statusCode ?? 0, body }));
+      res.on('error', () => resolveProbe(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolveProbe(null));
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Healthy is not enough for a stable v2 index: right after the first election etcd still writes its own
+ * membership attributes and the cluster version into the v2 store, and each of those bumps the index. The
+ * member is ready once /health says so and /version reports a decided cluster version.
+ */
+async function waitReady(clientUrl: string, child: ChildProcess, deadline: number, log: () => string): Promise<void> {
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`etcd exited during startup (${child.exitCode ?? child.signalCode}): ${lastLines(log(), 5)}`);
+    }
+    const health = await probe(`${clientUrl}/health`, 1_000);
+    const version = health?.status === 200 ? await probe(`${clientUrl}/version`, 1_000) : null;
+    if (health !== null && /"health":\s*"true"/.test(health.body) && version !== null) {
+      const cluster = (JSON.parse(version.body) as { etcdcluster?: string }).etcdcluster;
+      if (cluster !== undefined && cluster !== 'not_decided') return;
+    }
+    if (Date.now() > deadline) throw new Error(`etcd did not become ready within the timeout: ${lastLines(log(), 5)}`);
+    await sleep(50);
+  }
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trim().split('\n').slice(-n).join(' | ');
+}
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** A crashed test run must not leave etcd processes behind. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const child of running) child.kill('SIGKILL');
+  });
+}
+
+async function startOnce(bin: string, options: StartEtcdOptions, version: string): Promise<EtcdServer> {
+  const name = options.name ?? 'raftsim-test';
+  const [clientPort, peerPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
+  const dataDir = mkdtempSync(join(tmpdir(), `raftsim-etcd-${name}-`));
+  const clientUrl = `http://${LOOPBACK}:${clientPort}`;
+  const peerUrl = `http://${LOOPBACK}:${peerPort}`;
+  const args = [
+    `--name=${name}`,
+    `--data-dir=${join(dataDir, 'data')}`,
+    `--listen-client-urls=${clientUrl}`,
+    `--advertise-client-urls=${clientUrl}`,
+    `--listen-peer-urls=${peerUrl}`,
+    `--initial-advertise-peer-urls=${peerUrl}`,
+    `--initial-cluster=${name}=${peerUrl}`,
+    '--initial-cluster-state=new',
+    `--enable-v2=${options.enableV2 ?? true}`,
+    ...(options.extraArgs ?? []),
+  ];
+  // A clean environment: ETCD_* variables from the host would silently override the flags above.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
+  const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  installExitHook();
+  let output = '';
+  const append = (chunk: Buffer) => {
+    // Keep the tail only: a long run must not grow memory without bound.
+    output = (output + chunk.toString('utf8')).slice(-64_000);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.once('exit', () => running.delete(child));
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (!stopped) {
+      stopped = true;
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  };
+
+  try {
+    await waitReady(clientUrl, child, Date.now() + (options.readyTimeoutMs ?? 20_000), () => output);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { clientUrl, clientPort, peerPort, dataDir, version, pid: child.pid ?? -1, log: () => output, stop };
+}
+
+/**
+ * Starts a fresh single-member etcd on loopback and resolves once it serves requests with a settled v2 index.
+ * Throws a one-line error when there is no etcd binary or it does not come up; retries a few times when a
+ * port chosen as free was taken in between.
+ */
+export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdServer> {
+  const bin = options.bin ?? findEtcdBinary();
+  if (bin === null) throw new Error('no etcd binary found (install etcd-server or set ETCD_BIN)');
+  const version = etcdVersion(bin);
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startOnce(bin, options, version);
+    } catch (err) {
+      lastError = err;
+      if (!/address already in use/i.test(String(err))) break;
+    }
+  }
+  throw lastError instanceof Error ? lastError : new Error(String(lastError));
+}
