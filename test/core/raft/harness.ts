@@ -1,0 +1,961 @@
+// An in-process cluster of Raft nodes for property tests, and the property suite built on it.
+//
+// The harness is the nastiest driver the persistence contract allows: messages wait in one pool and leave in
+// any order, get dropped or duplicated, partitions cut links one way or both, each node has its own clock, and a
+// crash keeps only what was synced (optionally a prefix of what was written but not yet synced, as a real disk
+// may). It checks Raft's safety invariants after every step, so a failing schedule is reported at the first
+// step that breaks one, and fast-check shrinks the schedule to a minimal one.
+//
+// It is parameterized by the core module, so the same suite runs against a mutated copy of the tree
+// (test/core/raft/mutants.test.ts).
+import fc from 'fast-check';
+import seedrandom from 'seedrandom';
+import type {
+  ConfChangeType,
+  Entry,
+  Message,
+  NodeId,
+  PersistedState,
+  Persist,
+  RaftInput,
+  RaftOptions,
+  RaftState,
+  Ready,
+  Role,
+  Snapshot,
+} from '../../../core/raft/types.ts';
+
+/** The three functions of core/raft/index.ts the harness drives; a mutated copy provides the same shape. */
+export interface RaftCore {
+  createNode(options: RaftOptions, bootstrap: { voters: NodeId[]; learners?: NodeId[] }): RaftState;
+  restartNode(options: RaftOptions, persisted: PersistedState): RaftState;
+  step(state: RaftState, input: RaftInput): Ready;
+}
+
+export type InvariantName =
+  | 'election-safety'
+  | 'log-matching'
+  | 'leader-completeness'
+  | 'state-machine-safety'
+  | 'commit-monotonic'
+  | 'apply-after-durable'
+  | 'sync-before-send'
+  | 'acknowledged-writes-survive'
+  | 'read-linearizable'
+  | 'liveness';
+
+/** Failures that are always reported, whatever invariants a property enables. */
+export type AlwaysChecked = 'core-error' | 'persist-contract';
+
+export const ALL_INVARIANTS: readonly InvariantName[] = [
+  'election-safety',
+  'log-matching',
+  'leader-completeness',
+  'state-machine-safety',
+  'commit-monotonic',
+  'apply-after-durable',
+  'sync-before-send',
+  'acknowledged-writes-survive',
+  'read-linearizable',
+  'liveness',
+];
+
+/** Thrown at the first broken invariant; `invariant` names it so the mutant suite can say what killed what. */
+export class Violation extends Error {
+  override name = 'Violation';
+  constructor(
+    readonly invariant: InvariantName | AlwaysChecked,
+    detail: string,
+  ) {
+    super(`${invariant}: ${detail}`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ actions
+
+/** One step of a fault-and-workload schedule. Node and message choices are small integers taken modulo what
+ * exists, so any generated (or shrunk) schedule is valid for any cluster. */
+export type Action =
+  | { kind: 'tick'; node: number; ms: number }
+  | { kind: 'clock-jump-back'; node: number; ms: number }
+  | { kind: 'deliver'; pick: number }
+  | { kind: 'drop'; pick: number }
+  | { kind: 'duplicate'; pick: number }
+  | { kind: 'sync'; node: number }
+  | { kind: 'crash'; node: number; keepUnsynced: number }
+  | { kind: 'restart'; node: number }
+  | { kind: 'partition'; sideA: number; oneWay: boolean }
+  | { kind: 'heal' }
+  | { kind: 'campaign'; node: number }
+  | { kind: 'propose'; node: number; count: number }
+  | { kind: 'read'; node: number }
+  | { kind: 'conf'; node: number; change: ConfChangeType; target: number }
+  | { kind: 'transfer'; node: number; target: number }
+  | { kind: 'compact'; node: number }
+  /** `rounds` rounds of: every node's clock advances by a jittered step and ticks, then every write is synced
+   * and every message delivered in a shuffled order, until the network is quiet. */
+  | { kind: 'run'; rounds: number; seed: number };
+
+export interface ActionWeights {
+  faults: number;
+  proposals: number;
+  reads: number;
+  membership: number;
+  transfers: number;
+  compaction: number;
+}
+
+const DEFAULT_WEIGHTS: ActionWeights = { faults: 2, proposals: 6, reads: 0, membership: 0, transfers: 1, compaction: 1 };
+
+export function actionArbitrary(weights: Partial<ActionWeights> = {}): fc.Arbitrary<Action> {
+  const w = { ...DEFAULT_WEIGHTS, ...weights };
+  const node = fc.nat({ max: 7 });
+  const pick = fc.nat({ max: 63 });
+  const choices: Array<{ weight: number; arbitrary: fc.Arbitrary<Action> }> = [
+    { weight: 6, arbitrary: fc.record({ kind: fc.constant('run' as const), rounds: fc.integer({ min: 1, max: 10 }), seed: fc.nat() }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), node, ms: fc.integer({ min: 1, max: 250 }) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('campaign' as const), node }) },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('sync' as const), node }) },
+  ];
+  if (w.faults > 0) {
+    choices.push(
+      { weight: w.faults, arbitrary: fc.record({ kind: fc.constant('drop' as const), pick }) },
+      { weight: w.faults, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), pick }) },
+      { weight: w.faults, arbitrary: fc.record({ kind: fc.constant('crash' as const), node, keepUnsynced: fc.nat({ max: 3 }) }) },
+      { weight: w.faults, arbitrary: fc.record({ kind: fc.constant('restart' as const), node }) },
+      {
+        weight: w.faults,
+        arbitrary: fc.record({ kind: fc.constant('partition' as const), sideA: fc.nat({ max: 31 }), oneWay: fc.boolean() }),
+      },
+      { weight: w.faults, arbitrary: fc.constant({ kind: 'heal' as const }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('clock-jump-back' as const), node, ms: fc.integer({ min: 1, max: 500 }) }) },
+    );
+  }
+  if (w.proposals > 0) {
+    choices.push({ weight: w.proposals, arbitrary: fc.record({ kind: fc.constant('propose' as const), node, count: fc.integer({ min: 1, max: 3 }) }) });
+  }
+  if (w.reads > 0) choices.push({ weight: w.reads, arbitrary: fc.record({ kind: fc.constant('read' as const), node }) });
+  if (w.membership > 0) {
+    choices.push({
+      weight: w.membership,
+      arbitrary: fc.record({
+        kind: fc.constant('conf' as const),
+        node,
+        change: fc.constantFrom<ConfChangeType>('add-voter', 'add-learner', 'promote', 'remove'),
+        target: node,
+      }),
+    });
+  }
+  if (w.transfers > 0) choices.push({ weight: w.transfers, arbitrary: fc.record({ kind: fc.constant('transfer' as const), node, target: node }) });
+  if (w.compaction > 0) choices.push({ weight: w.compaction, arbitrary: fc.record({ kind: fc.constant('compact' as const), node }) });
+  return fc.oneof(...choices);
+}
+
+export interface Scenario {
+  /** Nodes that exist (n1..nSize); the first `voters` are bootstrapped as voters, the rest start empty and join
+   * only through membership changes. */
+  size: number;
+  voters: number;
+  seed: number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  actions: Action[];
+}
+
+export interface ScenarioShape {
+  sizes?: number[];
+  /** Nodes beyond the bootstrapped voters (spares for membership changes). */
+  spares?: number;
+  maxActions?: number;
+  weights?: Partial<ActionWeights>;
+}
+
+export function scenarioArbitrary(shape: ScenarioShape = {}): fc.Arbitrary<Scenario> {
+  const sizes = shape.sizes ?? [3, 5];
+  const spares = shape.spares ?? 0;
+  return fc.record({
+    voters: fc.constantFrom(...sizes),
+    seed: fc.nat(),
+    preVote: fc.boolean(),
+    checkQuorum: fc.boolean(),
+    // 'medium' lets schedules reach their maximum length; fast-check's default favours very short arrays.
+    actions: fc.array(actionArbitrary(shape.weights), { minLength: 1, maxLength: shape.maxActions ?? 30, size: 'medium' }),
+  }).map((s) => ({ ...s, size: s.voters + spares }));
+}
+
+// ------------------------------------------------------------------------------------------------ cluster
+
+/** The application: the payloads it applied, in log order. Its snapshot is this list as JSON. */
+interface AppState {
+  applied: number;
+  writes: Array<[number, string]>;
+}
+
+interface SimNode {
+  id: NodeId;
+  options: RaftOptions;
+  /** null while crashed. */
+  state: RaftState | null;
+  now: number;
+  /** What the disk kept: survives crashes. */
+  durable: PersistedState;
+  /** Persists written but not yet synced, oldest first: lost on a crash (except a prefix, if the crash says so). */
+  pending: Persist[];
+  /** Messages that may leave only once every pending persist is durable. */
+  held: Message[];
+  app: AppState;
+  /** Soft state last reported, to see a node become leader. */
+  role: Role | null;
+  term: number;
+  /** Highest commit index seen in this life (state, or hard state written): never goes down. */
+  commitSeen: number;
+}
+
+interface CommittedRecord {
+  term: number;
+  fingerprint: string;
+  /** The lowest term any node was in when it reported this entry committed: every leader of a later term must
+   * hold the entry (leader completeness). */
+  observedTerm: number;
+}
+
+export interface ClusterOptions {
+  core: RaftCore;
+  size: number;
+  voters: number;
+  seed: number;
+  raft?: Partial<RaftOptions>;
+  /** Invariants to enforce; core errors and persist-contract breaches are always enforced. */
+  checks?: readonly InvariantName[];
+}
+
+export interface ClusterStats {
+  steps: number;
+  delivered: number;
+  leadersElected: number;
+  committedEntries: number;
+  acknowledged: number;
+  readsServed: number;
+  crashes: number;
+  rejections: number;
+}
+
+/** Milliseconds a `run` round advances each clock by, on average; the election timeout is five of these. */
+export const ROUND_MS = 10;
+const POOL_LIMIT = 400;
+const FLUSH_LIMIT = 30;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function fingerprint(e: Entry): string {
+  const conf = e.conf ? `${e.conf.type}:${e.conf.node}` : '';
+  return `${e.term}/${e.kind}/${conf}/${decoder.decode(e.data)}`;
+}
+
+function durableLastIndex(d: PersistedState): number {
+  if (d.entries.length > 0) return d.entries[d.entries.length - 1].index;
+  return d.snapshot?.index ?? 0;
+}
+
+/** Term of the durable entry at `index`; undefined when absent, null when compacted into the snapshot. */
+function durableTermAt(d: PersistedState, index: number): number | undefined | null {
+  const snapIndex = d.snapshot?.index ?? 0;
+  if (index === snapIndex) return d.snapshot?.term ?? 0;
+  if (index < snapIndex) return null;
+  const first = d.entries[0]?.index;
+  if (first === undefined || index < first || index > first + d.entries.length - 1) return undefined;
+  return d.entries[index - first].term;
+}
+
+/** Term of the in-memory entry at `index`; undefined when absent, null when compacted. */
+function stateTermAt(s: RaftState, index: number): number | undefined | null {
+  if (index === s.log.snapshotIndex) return s.log.snapshotTerm;
+  if (index < s.log.snapshotIndex) return null;
+  const e = s.log.entries[index - s.log.snapshotIndex - 1];
+  return e?.term;
+}
+
+function decodeApp(snapshot: Snapshot | null): AppState {
+  if (!snapshot || snapshot.data.length === 0) return { applied: snapshot?.index ?? 0, writes: [] };
+  const writes = JSON.parse(decoder.decode(snapshot.data)) as Array<[number, string]>;
+  return { applied: snapshot.index, writes };
+}
+
+function emptyDisk(): PersistedState {
+  return { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] };
+}
+
+export class Cluster {
+  readonly nodes: SimNode[] = [];
+  readonly stats: ClusterStats = {
+    steps: 0,
+    delivered: 0,
+    leadersElected: 0,
+    committedEntries: 0,
+    acknowledged: 0,
+    readsServed: 0,
+    crashes: 0,
+    rejections: 0,
+  };
+  private readonly core: RaftCore;
+  private readonly checks: ReadonlySet<string>;
+  private pool: Message[] = [];
+  private partition: { sideA: Set<NodeId>; oneWay: boolean } | null = null;
+  private readonly leaderOfTerm = new Map<number, NodeId>();
+  private readonly committed = new Map<number, CommittedRecord>();
+  private maxCommittedObserved = 0;
+  private nextPayload = 0;
+  private nextRead = 0;
+  /** Payload -> the node it was proposed at and where it landed. */
+  private readonly proposals = new Map<string, { node: NodeId; index: number }>();
+  /** Payload -> index, once applied at the node the client asked (the client got its reply). */
+  readonly acknowledged = new Map<string, number>();
+  /** Read context -> the highest index known committed anywhere when the read began. */
+  private readonly reads = new Map<string, { node: NodeId; floor: number }>();
+
+  constructor(options: ClusterOptions) {
+    this.core = options.core;
+    this.checks = new Set(options.checks ?? ALL_INVARIANTS);
+    const voters = Array.from({ length: options.voters }, (_, i) => `n${i + 1}`);
+    for (let i = 0; i < options.size; i++) {
+      const id = `n${i + 1}`;
+      const raftOptions: RaftOptions = {
+        electionTimeoutMs: 5 * ROUND_MS,
+        heartbeatIntervalMs: ROUND_MS,
+        maxEntriesPerMessage: 3,
+        maxInflightMessages: 3,
+        ...options.raft,
+        id,
+        seed: options.seed + i,
+      };
+      const node: SimNode = {
+        id,
+        options: raftOptions,
+        state: null,
+        now: 0,
+        durable: emptyDisk(),
+        pending: [],
+        held: [],
+        app: { applied: 0, writes: [] },
+        role: null,
+        term: 0,
+        commitSeen: 0,
+      };
+      this.nodes.push(node);
+      node.state = this.guard(node, 'createNode', () =>
+        this.core.createNode(raftOptions, { voters: i < options.voters ? voters : [] }),
+      );
+      // A bootstrapped node's first Ready writes its initial configuration; make it durable before anything
+      // else happens, as a real deployment finishes bootstrapping before it takes traffic.
+      this.step(node, { type: 'tick', now: node.now });
+      this.sync(node);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------- operations
+
+  node(choice: number): SimNode {
+    return this.nodes[choice % this.nodes.length];
+  }
+
+  apply(action: Action): void {
+    switch (action.kind) {
+      case 'tick':
+        return this.tick(this.node(action.node), action.ms);
+      case 'clock-jump-back':
+        return this.tick(this.node(action.node), -action.ms);
+      case 'deliver':
+        if (this.pool.length > 0) this.deliver(this.pool.splice(action.pick % this.pool.length, 1)[0]);
+        return;
+      case 'drop':
+        if (this.pool.length > 0) this.pool.splice(action.pick % this.pool.length, 1);
+        return;
+      case 'duplicate':
+        if (this.pool.length > 0) this.pool.push(this.pool[action.pick % this.pool.length]);
+        return;
+      case 'sync':
+        return this.sync(this.node(action.node));
+      case 'crash':
+        return this.crash(this.node(action.node), action.keepUnsynced);
+      case 'restart':
+        return this.restart(this.node(action.node));
+      case 'partition': {
+        const sideA = new Set(this.nodes.filter((_, i) => (action.sideA >> i) & 1).map((n) => n.id));
+        this.partition = sideA.size === 0 || sideA.size === this.nodes.length ? null : { sideA, oneWay: action.oneWay };
+        return;
+      }
+      case 'heal':
+        this.partition = null;
+        return;
+      case 'campaign':
+        return this.input(this.node(action.node), { type: 'campaign' });
+      case 'propose':
+        this.propose(this.node(action.node), action.count);
+        return;
+      case 'read':
+        this.read(this.node(action.node));
+        return;
+      case 'conf':
+        this.clientRequest(this.node(action.node), {
+          type: 'propose-conf',
+          change: { type: action.change, node: this.node(action.target).id },
+        });
+        return;
+      case 'transfer':
+        this.clientRequest(this.node(action.node), { type: 'transfer-leadership', to: this.node(action.target).id });
+        return;
+      case 'compact':
+        return this.compact(this.node(action.node));
+      case 'run':
+        return this.run(action.rounds, action.seed);
+    }
+  }
+
+  tick(node: SimNode, ms: number): void {
+    node.now = Math.max(0, node.now + ms);
+    this.input(node, { type: 'tick', now: node.now });
+  }
+
+  /** Proposes `count` fresh payloads at `node` (following a not-leader hint once, as a client would);
+   * returns them (empty when the node is down). */
+  propose(node: SimNode, count: number): string[] {
+    if (!node.state) return [];
+    const payloads = Array.from({ length: count }, () => `p${this.nextPayload++}`);
+    const input: RaftInput = { type: 'propose', payloads: payloads.map((p) => encoder.encode(p)) };
+    const [at, ready] = this.clientRequest(node, input);
+    if (ready?.proposed) {
+      payloads.forEach((p, i) => this.proposals.set(p, { node: at.id, index: ready.proposed!.firstIndex + i }));
+    }
+    return payloads;
+  }
+
+  /** Steps a client request; on a not-leader refusal with a hint, retries once at the hinted node. */
+  private clientRequest(node: SimNode, input: RaftInput): [SimNode, Ready | null] {
+    const ready = this.step(node, input);
+    const hint = ready?.rejected.find((r) => r.reason === 'not-leader')?.leaderHint;
+    const next = hint ? this.nodes.find((n) => n.id === hint && n.state) : undefined;
+    if (!next || next === node) return [node, ready];
+    return [next, this.step(next, input)];
+  }
+
+  read(node: SimNode): string | null {
+    if (!node.state) return null;
+    const context = `r${this.nextRead++}`;
+    this.reads.set(context, { node: node.id, floor: this.maxCommittedObserved });
+    this.input(node, { type: 'read-index', context });
+    return context;
+  }
+
+  compact(node: SimNode): void {
+    if (!node.state || node.app.applied <= node.state.log.snapshotIndex) return;
+    const upTo = node.app.writes.filter(([index]) => index <= node.app.applied);
+    this.input(node, { type: 'compact', index: node.app.applied, data: encoder.encode(JSON.stringify(upTo)) });
+  }
+
+  crash(node: SimNode, keepUnsynced: number): void {
+    if (!node.state) return;
+    this.stats.crashes++;
+    // A crash may leave some written-but-unsynced writes on disk (the OS flushed them): Raft must cope with
+    // either outcome, so the schedule chooses how many survive, in write order.
+    const kept = node.pending.slice(0, keepUnsynced % (node.pending.length + 1));
+    for (const persist of kept) this.writeDurably(node, persist);
+    node.pending = [];
+    node.held = [];
+    node.state = null;
+    node.role = null;
+  }
+
+  restart(node: SimNode): void {
+    if (node.state) return;
+    const disk = node.durable;
+    const copy: PersistedState = { hardState: { ...disk.hardState }, snapshot: disk.snapshot, entries: disk.entries.slice() };
+    node.state = this.guard(node, 'restartNode', () => this.core.restartNode(node.options, copy));
+    node.app = decodeApp(disk.snapshot);
+    node.term = node.state.term;
+    if (node.state.commit < disk.hardState.commit) {
+      this.fail('commit-monotonic', `${node.id} restarted with commit ${node.state.commit} below its durable commit ${disk.hardState.commit}`);
+    }
+    node.commitSeen = Math.max(node.state.commit, disk.hardState.commit);
+    this.input(node, { type: 'tick', now: node.now });
+  }
+
+  /** Makes every pending persist durable, releases the messages that waited for it, and tells the node. */
+  sync(node: SimNode): void {
+    if (!node.state || node.pending.length === 0) return;
+    for (const persist of node.pending) this.writeDurably(node, persist);
+    node.pending = [];
+    const held = node.held;
+    node.held = [];
+    for (const m of held) this.send(node, m);
+    const index = durableLastIndex(node.durable);
+    const term = durableTermAt(node.durable, index) ?? 0;
+    this.input(node, { type: 'persisted', index, term });
+  }
+
+  private run(rounds: number, seed: number): void {
+    const rng = seedrandom(String(seed));
+    for (let r = 0; r < rounds; r++) {
+      // Each clock advances by its own jittered amount: per-node clock rates differ round to round.
+      for (const node of this.nodes) this.tick(node, Math.max(1, Math.round(ROUND_MS * (0.5 + rng()))));
+      this.flush(rng);
+    }
+  }
+
+  /** Syncs every node and delivers every message (shuffled when `rng` is given) until the network is quiet. */
+  flush(rng?: () => number): void {
+    for (let i = 0; i < FLUSH_LIMIT; i++) {
+      for (const node of this.nodes) this.sync(node);
+      if (this.pool.length === 0) return;
+      const batch = this.pool;
+      this.pool = [];
+      if (rng) {
+        for (let j = batch.length - 1; j > 0; j--) {
+          const k = Math.floor(rng() * (j + 1));
+          [batch[j], batch[k]] = [batch[k], batch[j]];
+        }
+      }
+      for (const m of batch) this.deliver(m);
+    }
+  }
+
+  /**
+   * Heals the network, restarts every node, and runs fault-free rounds until a leader is elected and a fresh
+   * proposal is applied at it. Returns the leader, or throws a liveness violation (when enforced) after
+   * `maxRounds` rounds; returns null when liveness is not enforced and not reached.
+   */
+  stabilize(maxRounds = 400): SimNode | null {
+    this.partition = null;
+    for (const node of this.nodes) this.restart(node);
+    let probe: { node: SimNode; payload: string } | null = null;
+    for (let round = 0; round < maxRounds; round++) {
+      for (const node of this.nodes) this.tick(node, ROUND_MS);
+      this.flush();
+      if (probe && this.acknowledged.has(probe.payload) && probe.node.role === 'leader') return probe.node;
+      const leader = this.currentLeader();
+      if (leader && (!probe || probe.node !== leader || (!this.proposals.has(probe.payload) && round % 5 === 0))) {
+        const [payload] = this.propose(leader, 1);
+        probe = { node: leader, payload };
+      } else if (leader && probe && round % 20 === 19 && !this.acknowledged.has(probe.payload)) {
+        // The probe may have been placed and then overwritten by a leader change and back: retry.
+        const [payload] = this.propose(leader, 1);
+        probe = { node: leader, payload };
+      }
+    }
+    if (this.checks.has('liveness')) {
+      const roles = this.nodes.map((n) => `${n.id}:${n.role ?? 'down'}@${n.term}`).join(' ');
+      this.fail('liveness', `no leader committed a proposal within ${maxRounds} healed rounds (${roles})`);
+    }
+    return null;
+  }
+
+  /** Fault-free rounds until some leader has committed in its term (at most `maxRounds`): schedules then start
+   * from a working cluster instead of spending most of their length on the first election. */
+  warmUp(seed: number, maxRounds = 40): void {
+    const rng = seedrandom(`warm-up-${seed}`);
+    for (let round = 0; round < maxRounds; round++) {
+      const leader = this.currentLeader();
+      if (leader?.state && leader.state.commit >= leader.state.leaderStartIndex && leader.state.leaderStartIndex > 0) return;
+      for (const node of this.nodes) this.tick(node, Math.max(1, Math.round(ROUND_MS * (0.5 + rng()))));
+      this.flush(rng);
+    }
+  }
+
+  /** The live leader with the highest term, if any. */
+  currentLeader(): SimNode | null {
+    let best: SimNode | null = null;
+    for (const n of this.nodes) {
+      if (n.state && n.role === 'leader' && (!best || n.term > best.term)) best = n;
+    }
+    return best;
+  }
+
+  /** After `stabilize`: every acknowledged write is in the leader's applied state, at the index it was
+   * acknowledged at. */
+  checkAcknowledgedWrites(leader: SimNode): void {
+    if (!this.checks.has('acknowledged-writes-survive')) return;
+    const atIndex = new Map(leader.app.writes);
+    for (const [payload, index] of this.acknowledged) {
+      if (atIndex.get(index) !== payload) {
+        this.fail(
+          'acknowledged-writes-survive',
+          `write ${payload} was acknowledged at index ${index} but leader ${leader.id} (term ${leader.term}) applied ${atIndex.get(index) ?? 'nothing'} there`,
+        );
+      }
+    }
+  }
+
+  /** Log matching across every pair of live nodes: same index and term imply identical prefixes. */
+  checkLogMatching(): void {
+    if (!this.checks.has('log-matching')) return;
+    const live = this.nodes.filter((n) => n.state);
+    for (let a = 0; a < live.length; a++) {
+      for (let b = a + 1; b < live.length; b++) this.compareLogs(live[a], live[b]);
+    }
+  }
+
+  private compareLogs(a: SimNode, b: SimNode): void {
+    const la = a.state!.log;
+    const lb = b.state!.log;
+    const from = Math.max(la.snapshotIndex, lb.snapshotIndex) + 1;
+    const to = Math.min(la.snapshotIndex + la.entries.length, lb.snapshotIndex + lb.entries.length);
+    let firstDifference = 0;
+    for (let i = to; i >= from; i--) {
+      const ea = la.entries[i - la.snapshotIndex - 1];
+      const eb = lb.entries[i - lb.snapshotIndex - 1];
+      if (fingerprint(ea) !== fingerprint(eb)) firstDifference = i;
+    }
+    // Any entry of equal term at or above the lowest difference means equal (index, term) with unequal prefixes.
+    if (firstDifference === 0) return;
+    for (let i = firstDifference; i <= to; i++) {
+      const ea = la.entries[i - la.snapshotIndex - 1];
+      const eb = lb.entries[i - lb.snapshotIndex - 1];
+      if (ea.term === eb.term) {
+        this.fail(
+          'log-matching',
+          `${a.id} and ${b.id} both hold an entry of term ${ea.term} at index ${i} but differ at index ${firstDifference} (${fingerprint(la.entries[firstDifference - la.snapshotIndex - 1])} vs ${fingerprint(lb.entries[firstDifference - lb.snapshotIndex - 1])})`,
+        );
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------- stepping
+
+  private input(node: SimNode, input: RaftInput): void {
+    this.step(node, input);
+  }
+
+  private deliver(m: Message): void {
+    const to = this.nodes.find((n) => n.id === m.to);
+    if (!to?.state) return;
+    if (this.partition) {
+      const fromA = this.partition.sideA.has(m.from);
+      const toA = this.partition.sideA.has(m.to);
+      if (fromA !== toA && (!this.partition.oneWay || fromA)) return;
+    }
+    this.stats.delivered++;
+    this.step(to, { type: 'message', message: m });
+  }
+
+  private send(node: SimNode, m: Message): void {
+    this.checkSyncedBeforeSend(node, m);
+    if (this.pool.length >= POOL_LIMIT) this.pool.shift();
+    this.pool.push(m);
+  }
+
+  private guard<T>(node: SimNode, what: string, body: () => T): T {
+    try {
+      return body();
+    } catch (err) {
+      if (err instanceof Violation) throw err;
+      const e = err as Error;
+      throw new Violation('core-error', `${node.id} threw in ${what}: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`);
+    }
+  }
+
+  private step(node: SimNode, input: RaftInput): Ready | null {
+    const state = node.state;
+    if (!state) return null;
+    this.stats.steps++;
+    const ready = this.guard(node, `step(${input.type})`, () => this.core.step(state, input));
+    this.observe(node, state, ready);
+    return ready;
+  }
+
+  private fail(invariant: InvariantName | AlwaysChecked, detail: string): void {
+    if (invariant === 'core-error' || invariant === 'persist-contract' || this.checks.has(invariant)) {
+      throw new Violation(invariant, detail);
+    }
+  }
+
+  private observe(node: SimNode, state: RaftState, ready: Ready): void {
+    const { soft } = ready;
+    if (soft.role === 'leader') {
+      const other = this.leaderOfTerm.get(soft.term);
+      if (other !== undefined && other !== node.id) {
+        this.fail('election-safety', `${other} and ${node.id} were both leader in term ${soft.term}`);
+      }
+      if (node.role !== 'leader' || node.term !== soft.term) {
+        this.leaderOfTerm.set(soft.term, node.id);
+        this.stats.leadersElected++;
+        this.checkLeaderHoldsCommitted(node, state, soft.term);
+      }
+    }
+    node.role = soft.role;
+    node.term = soft.term;
+
+    const commit = Math.max(state.commit, ready.persist?.hardState?.commit ?? 0);
+    if (state.commit < node.commitSeen || (ready.persist?.hardState && ready.persist.hardState.commit < node.commitSeen)) {
+      this.fail('commit-monotonic', `${node.id} commit went from ${node.commitSeen} down to ${Math.min(state.commit, ready.persist?.hardState?.commit ?? Infinity)}`);
+    }
+    node.commitSeen = Math.max(node.commitSeen, commit);
+
+    if (ready.persist) node.pending.push(ready.persist);
+
+    if (ready.applySnapshot) node.app = decodeApp(ready.applySnapshot);
+    if (ready.committed.length > 0) {
+      for (const entry of ready.committed) this.applyCommitted(node, state, entry);
+    }
+
+    for (const rs of ready.readStates) {
+      this.stats.readsServed++;
+      const read = this.reads.get(rs.context);
+      if (read && rs.index < read.floor) {
+        this.fail(
+          'read-linearizable',
+          `read ${rs.context} at ${read.node} was served at index ${rs.index} by ${node.id} (term ${soft.term}), but index ${read.floor} was already committed when it began`,
+        );
+      }
+    }
+    this.stats.rejections += ready.rejected.length;
+
+    for (const out of ready.messages) {
+      if (out.afterPersist && node.pending.length > 0) node.held.push(out.message);
+      else this.send(node, out.message);
+    }
+
+    if (ready.committed.length > 0 || ready.applySnapshot) {
+      this.step(node, { type: 'applied', index: node.app.applied });
+    }
+  }
+
+  private applyCommitted(node: SimNode, state: RaftState, entry: Entry): void {
+    if (entry.index !== node.app.applied + 1) {
+      this.fail('state-machine-safety', `${node.id} was handed entry ${entry.index} to apply after ${node.app.applied}`);
+    }
+    const durableTerm = durableTermAt(node.durable, entry.index);
+    if (durableTerm !== null && durableTerm !== entry.term) {
+      this.fail(
+        'apply-after-durable',
+        `${node.id} was handed entry ${entry.index} (term ${entry.term}) to apply, but its disk holds ${durableTerm === undefined ? 'nothing' : `term ${durableTerm}`} there`,
+      );
+    }
+    const fp = fingerprint(entry);
+    const known = this.committed.get(entry.index);
+    if (known && known.fingerprint !== fp) {
+      this.fail('state-machine-safety', `${node.id} applied ${fp} at index ${entry.index}, another node applied ${known.fingerprint}`);
+    }
+    const observedTerm = Math.min(known?.observedTerm ?? Infinity, state.term);
+    this.committed.set(entry.index, { term: entry.term, fingerprint: fp, observedTerm });
+    if (!known) this.stats.committedEntries++;
+    if (entry.index > this.maxCommittedObserved) this.maxCommittedObserved = entry.index;
+    for (const leader of this.nodes) {
+      if (leader.state && leader.role === 'leader' && leader.term > observedTerm) {
+        this.checkLeaderHoldsEntry(leader, leader.state, entry.index, entry.term, observedTerm);
+      }
+    }
+    node.app.applied = entry.index;
+    if (entry.kind === 'normal') {
+      const payload = decoder.decode(entry.data);
+      node.app.writes.push([entry.index, payload]);
+      const proposal = this.proposals.get(payload);
+      if (proposal && proposal.node === node.id && proposal.index === entry.index && !this.acknowledged.has(payload)) {
+        this.acknowledged.set(payload, entry.index);
+        this.stats.acknowledged++;
+      }
+    }
+  }
+
+  private checkLeaderHoldsCommitted(node: SimNode, state: RaftState, term: number): void {
+    if (!this.checks.has('leader-completeness')) return;
+    for (const [index, record] of this.committed) {
+      if (record.observedTerm < term) this.checkLeaderHoldsEntry(node, state, index, record.term, record.observedTerm);
+    }
+  }
+
+  private checkLeaderHoldsEntry(node: SimNode, state: RaftState, index: number, term: number, committedBy: number): void {
+    const held = stateTermAt(state, index);
+    if (held === null || held === term) return;
+    this.fail(
+      'leader-completeness',
+      `${node.id} leads term ${state.term} but holds ${held === undefined ? 'nothing' : `term ${held}`} at index ${index}, committed with term ${term} by term ${committedBy}`,
+    );
+  }
+
+  private writeDurably(node: SimNode, persist: Persist): void {
+    const disk = node.durable;
+    if (persist.snapshot) {
+      const snap = persist.snapshot;
+      disk.snapshot = snap;
+      disk.entries = persist.snapshotResetsLog ? [] : disk.entries.filter((e) => e.index > snap.index);
+    }
+    if (persist.entries.length > 0) {
+      const first = persist.entries[0].index;
+      const last = durableLastIndex(disk);
+      if (first > last + 1) {
+        this.fail('persist-contract', `${node.id} asked to write entries from ${first} after a log ending at ${last}`);
+      }
+      for (const e of persist.entries) {
+        if (e.index > disk.hardState.commit) break;
+        const old = durableTermAt(disk, e.index);
+        if (old !== undefined && old !== null && old !== e.term) {
+          this.fail(
+            'state-machine-safety',
+            `${node.id} overwrote committed entry ${e.index} (term ${old}, commit ${disk.hardState.commit}) with term ${e.term}`,
+          );
+        }
+      }
+      disk.entries = disk.entries.filter((e) => e.index < first).concat(persist.entries);
+    }
+    if (persist.hardState) disk.hardState = { ...persist.hardState };
+  }
+
+  /** What a message vouches for must already be on the sender's disk (or it could be forgotten by a crash). */
+  private checkSyncedBeforeSend(node: SimNode, m: Message): void {
+    if (!this.checks.has('sync-before-send')) return;
+    const disk = node.durable;
+    // Messages that vouch for the sender's term: a candidate's own vote, a leader's authority, a granted vote,
+    // an acknowledgement. (A refusal may carry a newer, unsynced term: forgetting it endangers nothing.)
+    const vouchesForTerm =
+      (m.type === 'vote' && !m.preVote) ||
+      (m.type === 'vote-response' && !m.preVote && m.granted) ||
+      (m.type === 'append-response' && !m.reject) ||
+      m.type === 'append' ||
+      m.type === 'heartbeat' ||
+      m.type === 'snapshot' ||
+      m.type === 'timeout-now';
+    if (vouchesForTerm && m.term > disk.hardState.term) {
+      this.fail('sync-before-send', `${node.id} sent ${m.type} of term ${m.term} while its disk holds term ${disk.hardState.term}`);
+    }
+    if (m.type === 'vote-response' && !m.preVote && m.granted && disk.hardState.term === m.term && disk.hardState.vote !== m.to) {
+      this.fail('sync-before-send', `${node.id} granted its term-${m.term} vote to ${m.to} while its disk records vote ${disk.hardState.vote}`);
+    }
+    if (m.type === 'append-response' && !m.reject) {
+      const durable = durableTermAt(disk, m.index);
+      const inMemory = node.state ? stateTermAt(node.state, m.index) : undefined;
+      if (durable === undefined || (durable !== null && inMemory !== undefined && inMemory !== null && durable !== inMemory)) {
+        this.fail('sync-before-send', `${node.id} acknowledged index ${m.index} to ${m.to} before it was on disk (disk ends at ${durableLastIndex(disk)})`);
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------- properties
+
+export interface RaftProperty {
+  name: string;
+  /** What the property claims, for test titles and reports. */
+  claim: string;
+  arbitrary: fc.Arbitrary<Scenario>;
+  /** Runs one scenario against `core`; throws a Violation when the property fails. */
+  run(core: RaftCore, scenario: Scenario): void;
+}
+
+/** Builds the scenario's cluster, warms it up, plays its actions, and (with `stabilize`) heals it and checks
+ * liveness and acknowledged writes. Returns the cluster for its stats. */
+export function runScenario(core: RaftCore, scenario: Scenario, checks: readonly InvariantName[], end: 'none' | 'stabilize'): Cluster {
+  const cluster = new Cluster({
+    core,
+    size: scenario.size,
+    voters: scenario.voters,
+    seed: scenario.seed,
+    raft: { preVote: scenario.preVote, checkQuorum: scenario.checkQuorum },
+    checks,
+  });
+  cluster.warmUp(scenario.seed);
+  for (const action of scenario.actions) {
+    cluster.apply(action);
+    if (action.kind === 'run') cluster.checkLogMatching();
+  }
+  cluster.checkLogMatching();
+  if (end === 'stabilize') {
+    const leader = cluster.stabilize();
+    cluster.checkLogMatching();
+    if (leader) cluster.checkAcknowledgedWrites(leader);
+  }
+  return cluster;
+}
+
+function safetyProperty(name: InvariantName, claim: string, shape: ScenarioShape = {}): RaftProperty {
+  return {
+    name,
+    claim,
+    arbitrary: scenarioArbitrary(shape),
+    run: (core, scenario) => void runScenario(core, scenario, [name], 'none'),
+  };
+}
+
+/** The suite: each property enforces one invariant over generated fault schedules. */
+export const raftProperties: RaftProperty[] = [
+  safetyProperty('election-safety', 'at most one leader per term'),
+  safetyProperty('log-matching', 'two logs with an entry of the same index and term are identical up to it'),
+  safetyProperty('leader-completeness', 'a leader of a later term holds every committed entry'),
+  safetyProperty('state-machine-safety', 'no two nodes apply different entries at the same index'),
+  safetyProperty('commit-monotonic', 'a node’s commit index never decreases, nor drops below its durable commit on restart'),
+  safetyProperty('apply-after-durable', 'entries are handed to the application only once durable locally'),
+  safetyProperty('sync-before-send', 'votes, term changes and acknowledgements leave only once durable'),
+  {
+    name: 'acknowledged-writes-survive',
+    claim: 'a write applied and replied to is in the log of every later leader, at its index',
+    arbitrary: scenarioArbitrary({ maxActions: 40 }),
+    run: (core, scenario) => void runScenario(core, scenario, ['acknowledged-writes-survive'], 'stabilize'),
+  },
+  {
+    name: 'liveness',
+    claim: 'once the network heals and every node is up, a leader is elected and a proposal commits in bounded time',
+    arbitrary: scenarioArbitrary({ maxActions: 25 }),
+    run: (core, scenario) => void runScenario(core, scenario, ['liveness'], 'stabilize'),
+  },
+  {
+    name: 'read-linearizable',
+    claim: 'a ReadIndex read is served at an index covering every write committed before it began',
+    arbitrary: scenarioArbitrary({ weights: { reads: 8, proposals: 4 } }),
+    run: (core, scenario) => void runScenario(core, scenario, ['read-linearizable'], 'none'),
+  },
+  {
+    name: 'membership-safety',
+    claim: 'election safety, log matching, leader completeness and state machine safety hold across add/remove/promote sequences',
+    arbitrary: scenarioArbitrary({ sizes: [1, 3], spares: 2, maxActions: 40, weights: { membership: 10, compaction: 1 } }),
+    run: (core, scenario) =>
+      void runScenario(
+        core,
+        scenario,
+        ['election-safety', 'log-matching', 'leader-completeness', 'state-machine-safety', 'commit-monotonic', 'liveness'],
+        'stabilize',
+      ),
+  },
+];
+
+export function propertyNamed(name: string): RaftProperty {
+  const p = raftProperties.find((q) => q.name === name);
+  if (!p) throw new Error(`no raft property named ${name}`);
+  return p;
+}
+
+export interface PropertyOutcome {
+  property: string;
+  failed: boolean;
+  /** The violation (or other error) of the shrunk counterexample. */
+  error: string | null;
+  /** What fast-check needs to replay the failure: `fc.assert(..., { seed, path })`. */
+  seed: number;
+  path: string | null;
+  numRuns: number;
+}
+
+/** Runs one property without throwing, for the mutant suite (stops at the first failure, then shrinks). */
+export function checkProperty(core: RaftCore, property: RaftProperty, numRuns: number, seed?: number): PropertyOutcome {
+  const details = fc.check(
+    fc.property(property.arbitrary, (s) => property.run(core, s)),
+    { numRuns, ...(seed === undefined ? {} : { seed }) },
+  );
+  const error = details.errorInstance;
+  return {
+    property: property.name,
+    failed: details.failed,
+    error: details.failed ? (error instanceof Error ? error.message : String(error)) : null,
+    seed: details.seed,
+    path: details.counterexamplePath ?? null,
+    numRuns: details.numRuns,
+  };
+}
+
+/** Runs one property with fast-check's assert, whose failure message carries the seed, path and the shrunk
+ * counterexample. */
+export function assertProperty(core: RaftCore, property: RaftProperty, numRuns: number): void {
+  fc.assert(
+    fc.property(property.arbitrary, (s) => property.run(core, s)),
+    { numRuns },
+  );
+}

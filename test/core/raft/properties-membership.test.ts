@@ -1,0 +1,27 @@
+// Membership changes: single-server add (voter or learner), promote and remove, proposed at any node at any
+// time, interleaved with faults and compaction; the safety invariants and post-heal liveness must hold.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as core from '../../../core/raft/index.ts';
+import { assertProperty, runScenario, propertyNamed } from './harness.ts';
+
+// RAFT_PROPERTY_RUNS lowers the count for quick local iterations; CI runs the default.
+const RUNS = Number(process.env.RAFT_PROPERTY_RUNS ?? 200);
+
+describe('raft membership property', () => {
+  const property = propertyNamed('membership-safety');
+  it(`membership-safety: ${property.claim}`, () => assertProperty(core, property, RUNS));
+
+  it('the generated schedules change the membership', () => {
+    let changed = 0;
+    fc.assert(
+      fc.property(property.arbitrary, (scenario) => {
+        const cluster = runScenario(core, scenario, [], 'none');
+        const leader = cluster.currentLeader();
+        if (leader?.state && leader.state.membershipIndex > scenario.voters) changed++;
+      }),
+      { numRuns: 100, seed: 11 },
+    );
+    expect(changed).toBeGreaterThan(10);
+  });
+});
