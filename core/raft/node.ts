@@ -845,6 +845,9 @@ function onHeartbeatResponse(state: RaftState, m: HeartbeatResponse): void {
   if (pr === undefined) return;
   pr.recentActive = true;
   if (pr.state === 'probe') pr.probeSent = false;
+  // A full window whose appends were all lost would never drain: a live peer earns one more append, which it
+  // either acknowledges or rejects (sending the leader back to probing from its match).
+  if (pr.state === 'replicate' && pr.inflight.length >= state.options.maxInflightMessages) pr.inflight.shift();
   if (pr.match < lastLogIndex(state)) sendAppend(state, m.from, true);
   if (m.context !== null) acknowledgeRead(state, m.from, m.context);
 }
