@@ -243,12 +243,22 @@ function search<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budget: 
   };
 
   // Ordering evidence (model.rank): an operation may go only once every operation of smaller rank has.
+  // Only state-changing operations are waited for: a write never waits for a read, so when a read is stale the
+  // blame lands on the read.
   const ranks = ordered.map((op, i) => (i < nDefinite && model.rank ? model.rank(op.input, op.output) : undefined));
-  const ranked = ranks.flatMap((r, i) => (r === undefined ? [] : [i])).sort((a, b) => ranks[a]! - ranks[b]!);
+  const ranked = ranks.flatMap((r, i) => (r === undefined || model.readOnly(inputs[i]!) ? [] : [i])).sort((a, b) => ranks[a]! - ranks[b]!);
   const rankedBefore = new Int32Array(n);
-  for (let p = 0, q = 0; p < ranked.length; p++) {
-    while (ranks[ranked[q]!]! < ranks[ranked[p]!]!) q++;
-    rankedBefore[ranked[p]!] = q;
+  for (let i = 0; i < n; i++) {
+    const r = ranks[i];
+    if (r === undefined) continue;
+    let lo = 0;
+    let hi = ranked.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ranks[ranked[mid]!]! < r) lo = mid + 1;
+      else hi = mid;
+    }
+    rankedBefore[i] = lo;
   }
   let rankedDone = 0;
 

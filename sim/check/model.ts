@@ -16,8 +16,9 @@ export interface Model<S, I, O> {
   checked?(input: I): boolean;
   /**
    * Optional ordering evidence from the outputs themselves (etcd's modifiedIndex). An operation with rank r may
-   * be linearized only after every operation of smaller rank on the same key. Sound only when the ranks come
-   * from the system's own total order; it both prunes the search and makes the check stronger.
+   * be linearized only after every state-changing (not `readOnly`) operation of smaller rank on the same key.
+   * Sound only when the ranks come from the system's own total order; it both prunes the search and makes the
+   * check stronger.
    */
   rank?(input: I, output: O | null): number | undefined;
   describeOperation(input: I, output: O | null): string;

@@ -111,10 +111,10 @@ export const etcdModel: Model<EtcdKeyState, EtcdInput, EtcdOutput> = {
   readOnly: (input) => input.f === 'get',
   checked: (input) => input.f !== 'get' || input.quorum !== false,
   rank(input, output) {
-    if (output === null || output.index === undefined) return undefined;
-    // A write that produced index i comes after everything that saw an index below i; anything that observed
-    // the key at index i (a read, or an error carrying the store index) comes after the write of i.
-    if (isError(output)) return 2 * output.index + 1;
+    // A write that produced modifiedIndex i comes after every write of a smaller index and every read that saw
+    // one; a read that saw i comes after the write of i. Errors carry the store-wide index, which orders them
+    // against writes but not against reads (a read of i happened at some store index >= i), so they get no rank.
+    if (output === null || isError(output)) return undefined;
     return input.f === 'get' ? 2 * output.index + 1 : 2 * output.index;
   },
   describeOperation(input, output) {

@@ -1,0 +1,228 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { EtcdInput, EtcdOutput, Operation, RegisterInput, RegisterOutput } from '../../../sim/check/history.ts';
+import * as real from '../../../sim/check/linearizability.ts';
+import { etcdModel } from '../../../sim/check/models/etcd.ts';
+import { kvModel } from '../../../sim/check/models/kv.ts';
+import { registerModel } from '../../../sim/check/models/register.ts';
+import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
+import { etcdHistory, kvHistory, plannedOps, registerHistory } from './generate.ts';
+
+type Checker = typeof real;
+const RUNS = 200;
+
+function op<I, O>(id: number, client: number, key: string, input: I, output: O | null, call: number, ret: number, outcome: 'ok' | 'info' | 'fail' = 'ok'): Operation<I, O> {
+  return { id, client, key, input, output: outcome === 'ok' ? output : null, outcome, call, ret };
+}
+const reg = (id: number, client: number, input: RegisterInput, output: RegisterOutput | null, call: number, ret: number, outcome: 'ok' | 'info' | 'fail' = 'ok') =>
+  op<RegisterInput, RegisterOutput>(id, client, '', input, output, call, ret, outcome);
+const etcd = (id: number, client: number, input: EtcdInput, output: EtcdOutput | null, call: number, ret: number, outcome: 'ok' | 'info' | 'fail' = 'ok') =>
+  op<EtcdInput, EtcdOutput>(id, client, '/a', input, output, call, ret, outcome);
+
+// Each scenario returns whether the checker judged it right, so the same scenario runs against mutants.
+const scenarios = {
+  /** A read that returned a value written by a write invoked only after the read had returned. */
+  readFromTheFuture(c: Checker): boolean {
+    const ops = [reg(0, 0, { f: 'read' }, 7, 0, 10), reg(1, 1, { f: 'write', value: 7 }, true, 20, 30)];
+    return c.checkLinearizability(registerModel, ops).verdict === 'non-linearizable';
+  },
+  /** etcd: a quorum read returns the version a completed write had already replaced. */
+  staleRead(c: Checker): boolean {
+    const ops = [
+      etcd(0, 0, { f: 'set', value: 'one' }, { index: 4 }, 0, 10),
+      etcd(1, 0, { f: 'set', value: 'two' }, { index: 5 }, 20, 30),
+      etcd(2, 1, { f: 'get' }, { value: 'one', index: 4 }, 40, 50),
+    ];
+    const r = c.checkLinearizability(etcdModel, ops);
+    return r.verdict === 'non-linearizable' && r.partitions[0]!.failure!.blocked === 2 && r.partitions[0]!.failure!.window.includes(1);
+  },
+  /** An indeterminate write may take effect long after its client gave up. */
+  infoTakesEffectLate(c: Checker): boolean {
+    const ops = [
+      reg(0, 0, { f: 'write', value: 1 }, null, 0, 5, 'info'),
+      reg(1, 1, { f: 'read' }, 'nil', 10, 20),
+      reg(2, 1, { f: 'read' }, 1, 30, 40),
+    ];
+    return c.checkLinearizability(registerModel, ops).verdict === 'linearizable';
+  },
+  /** etcd: a write's index below one that was already observed (rank pruning; the model alone misses it). */
+  indexOrder(c: Checker): boolean {
+    const ops = [
+      etcd(0, 0, { f: 'set', value: 'i' }, null, 0, 100, 'info'),
+      etcd(1, 1, { f: 'set', value: 'p' }, { index: 9 }, 10, 40),
+      etcd(2, 2, { f: 'set', value: 'q' }, { index: 8 }, 10, 40),
+      etcd(3, 3, { f: 'get' }, { value: 'q', index: 8 }, 50, 60),
+    ];
+    return c.checkLinearizability(etcdModel, ops).verdict === 'non-linearizable';
+  },
+};
+
+describe('linearizability: planted bugs and their correct twins', () => {
+  it('rejects a read from the future', () => expect(scenarios.readFromTheFuture(real)).toBe(true));
+  it('rejects a stale quorum read and names the blocked read and the overwriting write', () => expect(scenarios.staleRead(real)).toBe(true));
+  it('lets an indeterminate write take effect after its timeout', () => expect(scenarios.infoTakesEffectLate(real)).toBe(true));
+  it('uses returned etcd indexes to order writes', () => expect(scenarios.indexOrder(real)).toBe(true));
+
+  it('accepts the correct twins', () => {
+    const ok = [reg(0, 1, { f: 'write', value: 7 }, true, 0, 10), reg(1, 0, { f: 'read' }, 7, 20, 30)];
+    expect(real.checkLinearizability(registerModel, ok).verdict).toBe('linearizable');
+    const fresh = [
+      etcd(0, 0, { f: 'set', value: 'one' }, { index: 4 }, 0, 10),
+      etcd(1, 0, { f: 'set', value: 'two' }, { index: 5 }, 20, 30),
+      etcd(2, 1, { f: 'get' }, { value: 'two', index: 5 }, 40, 50),
+      // Non-quorum reads may be stale in etcd v2: they are not judged.
+      etcd(3, 2, { f: 'get', quorum: false }, { value: 'one', index: 4 }, 40, 50),
+    ];
+    expect(real.checkLinearizability(etcdModel, fresh).verdict).toBe('linearizable');
+    const ordered = [
+      etcd(0, 0, { f: 'set', value: 'i' }, null, 0, 100, 'info'),
+      etcd(1, 1, { f: 'set', value: 'p' }, { index: 9 }, 10, 40),
+      etcd(2, 2, { f: 'set', value: 'q' }, { index: 8 }, 10, 40),
+      etcd(3, 3, { f: 'get' }, { value: 'p', index: 9 }, 50, 60),
+    ];
+    expect(real.checkLinearizability(etcdModel, ordered).verdict).toBe('linearizable');
+  });
+
+  it('an indeterminate write cannot un-happen, and a failed one never happened', () => {
+    const unhappen = [
+      reg(0, 0, { f: 'write', value: 1 }, null, 0, 5, 'info'),
+      reg(1, 1, { f: 'read' }, 1, 10, 20),
+      reg(2, 1, { f: 'read' }, 'nil', 30, 40),
+    ];
+    expect(real.checkLinearizability(registerModel, unhappen).verdict).toBe('non-linearizable');
+    const failed = [reg(0, 0, { f: 'write', value: 1 }, null, 0, 5, 'fail'), reg(1, 1, { f: 'read' }, 1, 10, 20)];
+    expect(real.checkLinearizability(registerModel, failed).verdict).toBe('non-linearizable');
+  });
+
+  it("reads Jepsen's failed cas as having happened and seen another value", () => {
+    const sawSame = [reg(0, 0, { f: 'write', value: 3 }, true, 0, 5), reg(1, 0, { f: 'cas', from: 3, to: 4 }, false, 10, 20)];
+    expect(real.checkLinearizability(registerModel, sawSame).verdict).toBe('non-linearizable');
+    const sawOther = [reg(0, 0, { f: 'write', value: 2 }, true, 0, 5), reg(1, 0, { f: 'cas', from: 3, to: 4 }, false, 10, 20)];
+    expect(real.checkLinearizability(registerModel, sawOther).verdict).toBe('linearizable');
+  });
+
+  it('checks keys independently and reports the failing one', () => {
+    const ops = [
+      op(0, 0, 'x', { f: 'put' as const, value: 'a' }, null, 0, 10),
+      op(1, 1, 'y', { f: 'put' as const, value: 'b' }, null, 0, 10),
+      op(2, 0, 'x', { f: 'get' as const }, 'a', 20, 30),
+      op(3, 1, 'y', { f: 'get' as const }, 'a', 20, 30),
+    ];
+    const r = real.checkLinearizability(kvModel, ops, { stopAtFirstFailure: false });
+    expect(r.verdict).toBe('non-linearizable');
+    expect(r.partitions.map((p) => [p.key, p.verdict]).sort()).toEqual([
+      ['x', 'linearizable'],
+      ['y', 'non-linearizable'],
+    ]);
+    expect(r.explanation).toMatch(/^key "y": operation 3 \(client 1, get\(\) -> "a"/);
+  });
+
+  it('says unknown, not a wrong answer, when the budget runs out', () => {
+    // Many concurrent writes and reads of distinct values: a large search space.
+    const ops: Operation<RegisterInput, RegisterOutput>[] = [];
+    for (let i = 0; i < 40; i++) ops.push(reg(i, i, { f: 'write', value: i }, null, 0, 1000, 'info'));
+    for (let i = 0; i < 20; i++) ops.push(reg(40 + i, 40 + i, { f: 'read' }, 39 - i, 10 + i, 2000));
+    ops.push(reg(60, 60, { f: 'read' }, 1000, 3000, 3001));
+    const r = real.checkLinearizability(registerModel, ops, { maxSteps: 20_000 });
+    expect(r.verdict).toBe('unknown');
+    expect(r.explanation).toMatch(/budget exhausted/);
+  });
+});
+
+// Properties: sequential executions with random overlap are linearizable; corrupting one read breaks that.
+const histories = {
+  register: { model: registerModel, build: registerHistory, corrupt: () => 12345 as RegisterOutput, isRead: (i: { f: string }) => i.f === 'read' },
+  kv: { model: kvModel, build: kvHistory, corrupt: () => 'never-written', isRead: (i: { f: string }) => i.f === 'get' },
+  etcd: { model: etcdModel, build: etcdHistory, corrupt: (o: unknown) => ({ ...(o as object), value: 'never-written' }), isRead: (i: { f: string }) => i.f === 'get' },
+} as const;
+
+type Kind = keyof typeof histories;
+
+function linearizableProperty(c: Checker, kind: Kind) {
+  const h = histories[kind];
+  return fc.property(plannedOps(30, 40, 3), (plan) => {
+    const ops = (h.build as (p: typeof plan) => Operation[])(plan);
+    const r = c.checkLinearizability(h.model as never, ops as never);
+    return r.verdict === 'linearizable';
+  });
+}
+
+function corruptedProperty(c: Checker, kind: Kind) {
+  const h = histories[kind];
+  return fc.property(plannedOps(30, 40, 3), fc.nat(), (plan, pick) => {
+    const ops = (h.build as (p: typeof plan) => Operation[])(plan);
+    const reads = ops.filter((o) => o.outcome === 'ok' && h.isRead(o.input as { f: string }) && (o.output as { error?: number }).error === undefined);
+    fc.pre(reads.length > 0);
+    const victim = reads[pick % reads.length]!;
+    const corrupted = ops.map((o) => (o === victim ? { ...o, output: h.corrupt(o.output) } : o));
+    return c.checkLinearizability(h.model as never, corrupted as never).verdict === 'non-linearizable';
+  });
+}
+
+describe('linearizability properties', () => {
+  for (const kind of Object.keys(histories) as Kind[]) {
+    it(`${kind}: sequential executions with random overlap and indeterminate operations are linearizable`, () => {
+      fc.assert(linearizableProperty(real, kind), { numRuns: RUNS });
+    });
+    it(`${kind}: one read corrupted to a never-written value is not linearizable`, () => {
+      fc.assert(corruptedProperty(real, kind), { numRuns: RUNS });
+    });
+  }
+});
+
+// Mutants of the checker itself: each must make at least one of the tests above fail.
+const FILE = 'sim/check/linearizability.ts';
+const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
+  {
+    mutant: {
+      name: 'accept-before-invocation',
+      description: 'every call entry sorts at the beginning of time, so an operation may take effect before it was invoked',
+      edits: [{ file: FILE, find: 'entryTime[i] = ordered[i]!.call;', replace: 'entryTime[i] = -Infinity;' }],
+    },
+    caughtBy: (c) => !scenarios.readFromTheFuture(c),
+  },
+  {
+    mutant: {
+      name: 'info-blocks-completion',
+      description: 'indeterminate operations get a return entry, so they must take effect before the client gave up',
+      edits: [{ file: FILE, find: "const definite = ops.filter((op) => op.outcome === 'ok')", replace: "const definite = ops.filter((op) => op.outcome !== 'fail')" }],
+    },
+    caughtBy: (c) => !scenarios.infoTakesEffectLate(c),
+  },
+  {
+    mutant: {
+      name: 'ranks-ignored',
+      description: 'the etcd index order is not enforced',
+      edits: [{ file: FILE, find: 'if (rankedBefore[op]! <= rankedDone || ranks[op] === undefined) {', replace: 'if (true) {' }],
+    },
+    caughtBy: (c) => !scenarios.indexOrder(c),
+  },
+  {
+    mutant: {
+      name: 'memo-ignores-state',
+      description: 'the visited set forgets the model state, so two different states with one linearized set look the same',
+      edits: [
+        { file: FILE, find: 'if (same && this.equal(this.states[e]!, state)) return false;', replace: 'if (same) return false;' },
+        { file: FILE, find: 'visited.add(hash1, hash2, model.hash(state) | 0,', replace: 'visited.add(hash1, hash2, 0,' },
+      ],
+    },
+    caughtBy: (c) => fc.check(linearizableProperty(c, 'register'), { numRuns: RUNS }).failed,
+  },
+  {
+    mutant: {
+      name: 'skip-unplaceable-return',
+      description: 'a return entry of an operation not yet linearized is walked past instead of backtracking',
+      edits: [{ file: FILE, find: '    // A return of an operation not linearized: every order from here has failed.\n', replace: '    if (depth >= 0) { entry = next[entry]!; continue; }\n' }],
+    },
+    caughtBy: (c) => fc.check(corruptedProperty(c, 'kv'), { numRuns: RUNS }).failed,
+  },
+];
+
+describe('mutants of the linearizability checker are caught', () => {
+  for (const { mutant, caughtBy } of mutants) {
+    it(`${mutant.name}: ${mutant.description}`, async () => {
+      const caught = await withMutant(mutant, FILE, (mod: Checker) => caughtBy(mod), { dirs: ['sim/check'] });
+      expect(caught).toBe(true);
+    });
+  }
+});
