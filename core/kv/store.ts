@@ -248,6 +248,17 @@ function notify(store: KvStore, e: StoreEvent, out: WatchDelivery[]): void {
   }
 }
 
+/** Records a write's event. A refresh only extends a TTL: etcd keeps it in the history (marked, so
+ * watches skip it) but wakes no watcher. */
+function recordWrite(store: KvStore, e: StoreEvent, refresh: boolean, out: WatchDelivery[]): void {
+  if (refresh) {
+    e.refresh = true;
+    addToHistory(store.history, e);
+    return;
+  }
+  notify(store, e, out);
+}
+
 /** Unlinks `node` from `parent` with its whole subtree, children first, telling watches on every
  * removed path (etcd's Remove with its notify callback). */
 function removeSubtree(store: KvStore, parent: KvNode, node: KvNode, e: StoreEvent | null, out: WatchDelivery[]): void {
@@ -410,12 +421,7 @@ export function set(
   const e = created.event;
   e.etcdIndex = store.index;
   if (!isError(prev)) e.prevNode = viewOf(prev, false, false, nowMs);
-  if (refresh) {
-    e.refresh = true;
-    addToHistory(store.history, e);
-  } else {
-    notify(store, e, out);
-  }
+  recordWrite(store, e, refresh, out);
   store.stats.setsSuccess++;
   return created;
 }
@@ -476,12 +482,7 @@ export function update(
   }
   updateTtl(store, node, expireAtMs);
   withTtl(e.node, node, nowMs);
-  if (refresh) {
-    e.refresh = true;
-    addToHistory(store.history, e);
-  } else {
-    notify(store, e, out);
-  }
+  recordWrite(store, e, refresh, out);
   store.index = nextIndex;
   store.stats.updateSuccess++;
   return { ok: true, event: e };
@@ -519,12 +520,7 @@ export function compareAndSwap(
   updateTtl(store, node, expireAtMs);
   e.node.value = value;
   withTtl(e.node, node, nowMs);
-  if (refresh) {
-    e.refresh = true;
-    addToHistory(store.history, e);
-  } else {
-    notify(store, e, out);
-  }
+  recordWrite(store, e, refresh, out);
   store.stats.compareAndSwapSuccess++;
   return { ok: true, event: e };
 }

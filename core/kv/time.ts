@@ -12,7 +12,8 @@ export const MIN_EXPIRE_TIME_MS = 946_684_800_000;
 export function ttlSecondsLeft(expireAtMs: number, nowMs: number): number {
   const leftMs = expireAtMs - nowMs;
   const whole = Math.trunc(leftMs / 1000);
-  return leftMs - whole * 1000 > 0 ? whole + 1 : whole;
+  if (leftMs - whole * 1000 > 0) return whole + 1;
+  return whole === 0 ? 0 : whole; // never -0: it would encode differently
 }
 
 // Days since 1970-01-01 to a proleptic Gregorian civil date (the era-based algorithm).

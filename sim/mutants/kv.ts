@@ -1,0 +1,77 @@
+// Deliberately broken variants of the etcd v2 store, each killed by a test in test/core/kv/mutants.test.ts.
+import type { Mutant } from './mutate.ts';
+
+const STORE = 'core/kv/store.ts';
+const HISTORY = 'core/kv/history.ts';
+const APPLY = 'core/kv/apply.ts';
+
+export const casIgnoresPrevIndex: Mutant = {
+  name: 'kv-cas-ignores-prev-index',
+  description: 'compare-and-swap and compare-and-delete treat every prevIndex as matching',
+  edits: [{ file: STORE, find: 'const indexMatch = prevIndex === 0 || node.modifiedIndex === prevIndex;', replace: 'const indexMatch = true;' }],
+};
+
+export const refreshWakesWatchers: Mutant = {
+  name: 'kv-refresh-wakes-watchers',
+  description: 'a TTL refresh notifies watchers as an ordinary write would',
+  edits: [
+    {
+      file: STORE,
+      find: '    e.refresh = true;\n    addToHistory(store.history, e);\n    return;',
+      replace: '    e.refresh = true;\n    notify(store, e, out);\n    return;',
+    },
+  ],
+};
+
+export const hiddenKeysListed: Mutant = {
+  name: 'kv-hidden-keys-listed',
+  description: 'directory listings include names starting with "_"',
+  edits: [{ file: STORE, find: 'if (!isHiddenName(child)) out.push(', replace: 'out.push(' }],
+};
+
+export const expiryIgnoresCommandTime: Mutant = {
+  name: 'kv-expiry-ignores-command-time',
+  description: 'an expiry tick compares TTLs against a clock half a second ahead of the time it carries',
+  edits: [{ file: STORE, find: 'if (node === null || node.expireAtMs > cutoffMs) break;', replace: 'if (node === null || node.expireAtMs > cutoffMs + 500) break;' }],
+};
+
+export const recursiveDeleteLeavesChildren: Mutant = {
+  name: 'kv-recursive-delete-leaves-children',
+  description: 'removing a directory skips its children, so their watches and TTL bookkeeping outlive them',
+  edits: [
+    {
+      file: STORE,
+      find: 'for (const name in node.children) removeSubtree(store, node, node.children[name]!, e, out);',
+      replace: 'for (const name in node.children) void name;',
+    },
+  ],
+};
+
+export const historyWindowOffByOne: Mutant = {
+  name: 'kv-history-window-off-by-one',
+  description: 'a watch at the oldest index still in the history is refused as cleared',
+  edits: [{ file: HISTORY, find: 'if (index < h.startIndex) {', replace: 'if (index <= h.startIndex) {' }],
+};
+
+export const applyDependsOnReplicaState: Mutant = {
+  name: 'kv-apply-depends-on-replica-state',
+  description: 'apply reads a module-level counter, so two replicas applying the same commands diverge',
+  edits: [
+    { file: APPLY, find: 'export function applyRequest(', replace: 'let applyCalls = 0;\nexport function applyRequest(' },
+    {
+      file: APPLY,
+      find: 'const expireAtMs = expiryFromTtl(timeMs, r.ttlSeconds);',
+      replace: 'const expireAtMs = expiryFromTtl(timeMs + (applyCalls++ % 2), r.ttlSeconds);',
+    },
+  ],
+};
+
+export const kvMutants: Mutant[] = [
+  casIgnoresPrevIndex,
+  refreshWakesWatchers,
+  hiddenKeysListed,
+  expiryIgnoresCommandTime,
+  recursiveDeleteLeavesChildren,
+  historyWindowOffByOne,
+  applyDependsOnReplicaState,
+];

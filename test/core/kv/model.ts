@@ -1,0 +1,388 @@
+// A small, obviously-correct reference model of the etcd v2 store (a flat map from path to node), the
+// random operation sequences both are driven with, and the two properties run against any copy of the
+// kv module (the real one, or a mutant's).
+import fc from 'fast-check';
+import type * as Kv from '../../../core/kv/index.ts';
+import type { KeysRequest, KvCommand, StoreResult } from '../../../core/kv/index.ts';
+
+export type KvModule = typeof Kv;
+
+/** Simulated time starts at a real date: etcd ignores expiry times before 2000. */
+export const T0 = Date.UTC(2026, 10, 25, 8, 0, 0);
+
+export type Op =
+  | { op: 'set'; path: string; value: string; ttl: number | null }
+  | { op: 'mkdir'; path: string; ttl: number | null }
+  | { op: 'create'; path: string; value: string; dir: boolean; ttl: number | null }
+  | { op: 'update'; path: string; value: string; ttl: number | null }
+  | { op: 'cas'; path: string; value: string; prevValue: string; prevIndex: number; ttl: number | null }
+  | { op: 'cad'; path: string; prevValue: string; prevIndex: number }
+  | { op: 'delete'; path: string; dir: boolean; recursive: boolean }
+  | { op: 'get'; path: string }
+  | { op: 'refresh'; path: string; ttl: number }
+  | { op: 'expire' };
+
+export interface TimedOp {
+  dtMs: number;
+  op: Op;
+}
+
+const NAMES = ['a', 'b', '_h'];
+const pathArb = fc
+  .array(fc.constantFrom(...NAMES), { minLength: 0, maxLength: 3 })
+  .map((parts) => '/' + parts.join('/'));
+const valueArb = fc.constantFrom('x', 'y', '');
+const ttlArb = fc.constantFrom<number | null>(null, null, 0, 1, 2, 5);
+const prevIndexArb = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 12 }));
+const prevValueArb = fc.constantFrom('', 'x', 'y');
+
+export const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ op: fc.constant('set' as const), path: pathArb, value: valueArb, ttl: ttlArb }),
+  fc.record({ op: fc.constant('mkdir' as const), path: pathArb, ttl: ttlArb }),
+  fc.record({ op: fc.constant('create' as const), path: pathArb, value: valueArb, dir: fc.boolean(), ttl: ttlArb }),
+  fc.record({ op: fc.constant('update' as const), path: pathArb, value: valueArb, ttl: ttlArb }),
+  fc
+    .record({ op: fc.constant('cas' as const), path: pathArb, value: valueArb, prevValue: prevValueArb, prevIndex: prevIndexArb, ttl: ttlArb })
+    .map((o) => (o.prevValue === '' && o.prevIndex === 0 ? { ...o, prevValue: 'x' } : o)),
+  fc
+    .record({ op: fc.constant('cad' as const), path: pathArb, prevValue: prevValueArb, prevIndex: prevIndexArb })
+    .map((o) => (o.prevValue === '' && o.prevIndex === 0 ? { ...o, prevIndex: 1 } : o)),
+  fc.record({ op: fc.constant('delete' as const), path: pathArb, dir: fc.boolean(), recursive: fc.boolean() }),
+  fc.record({ op: fc.constant('get' as const), path: pathArb }),
+  fc.record({ op: fc.constant('refresh' as const), path: pathArb, ttl: fc.constantFrom(1, 2, 5) }),
+  fc.constant({ op: 'expire' as const }),
+);
+
+export const timedOpsArb = fc.array(fc.record({ dtMs: fc.integer({ min: 0, max: 2500 }), op: opArb }), { minLength: 1, maxLength: 40 });
+
+function request(method: KeysRequest['method'], path: string, fields: Partial<KeysRequest>): KeysRequest {
+  return {
+    method,
+    path,
+    value: '',
+    dir: false,
+    prevValue: '',
+    prevIndex: 0,
+    prevExist: null,
+    ttlSeconds: null,
+    refresh: false,
+    wait: false,
+    waitIndex: 0,
+    recursive: false,
+    sorted: false,
+    quorum: false,
+    stream: false,
+    noValueOnSuccess: false,
+    ...fields,
+  };
+}
+
+/** The command a replica would log for an operation. */
+export function commandOf(op: Op, timeMs: number): KvCommand {
+  const req = (r: KeysRequest): KvCommand => ({ kind: 'request', request: r, timeMs });
+  switch (op.op) {
+    case 'set':
+      return req(request('PUT', op.path, { value: op.value, ttlSeconds: op.ttl }));
+    case 'mkdir':
+      return req(request('PUT', op.path, { dir: true, ttlSeconds: op.ttl }));
+    case 'create':
+      return req(request('PUT', op.path, { value: op.value, dir: op.dir, prevExist: false, ttlSeconds: op.ttl }));
+    case 'update':
+      return req(request('PUT', op.path, { value: op.value, prevExist: true, ttlSeconds: op.ttl }));
+    case 'cas':
+      return req(request('PUT', op.path, { value: op.value, prevValue: op.prevValue, prevIndex: op.prevIndex, ttlSeconds: op.ttl }));
+    case 'cad':
+      return req(request('DELETE', op.path, { prevValue: op.prevValue, prevIndex: op.prevIndex }));
+    case 'delete':
+      return req(request('DELETE', op.path, { dir: op.dir, recursive: op.recursive }));
+    case 'get':
+      return req(request('GET', op.path, {}));
+    case 'refresh':
+      return req(request('PUT', op.path, { prevExist: true, refresh: true, ttlSeconds: op.ttl }));
+    case 'expire':
+      return { kind: 'expire', timeMs };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The reference model
+
+interface MNode {
+  dir: boolean;
+  value: string;
+  created: number;
+  modified: number;
+  expireAt: number | null;
+}
+
+/** What a reply must say, reduced to the facts the model decides. */
+export type Expected =
+  | { ok: true; action: string; key: string; value: string | null; dir: boolean; created: number; modified: number; expiration: number | null; prev: string | null; children: string[] | null; etcdIndex: number }
+  | { ok: false; code: number; cause: string; index: number };
+
+const describeNode = (n: MNode): string => `${n.dir ? 'dir' : 'key:' + n.value}@${n.created}/${n.modified}`;
+
+export class Model {
+  nodes = new Map<string, MNode>([['/', { dir: true, value: '', created: 0, modified: 0, expireAt: null }]]);
+  index = 0;
+
+  private prefixes(path: string): string[] {
+    const parts = path.split('/').filter((p) => p !== '');
+    return parts.map((_, i) => '/' + parts.slice(0, i + 1).join('/'));
+  }
+
+  private err(code: number, cause: string): Expected {
+    return { ok: false, code, cause, index: this.index };
+  }
+
+  private lookupError(path: string): Expected | null {
+    const chain = this.prefixes(path);
+    for (let i = 0; i < chain.length; i++) {
+      const n = this.nodes.get(chain[i]!);
+      if (n === undefined) return this.err(100, chain[i]!);
+      if (!n.dir && i < chain.length - 1) return this.err(104, chain[i]!);
+    }
+    return null;
+  }
+
+  private childrenOf(path: string): string[] {
+    const prefix = path === '/' ? '/' : path + '/';
+    return [...this.nodes.keys()].filter((k) => k !== '/' && k.startsWith(prefix) && !k.slice(prefix.length).includes('/'));
+  }
+
+  private removeTree(path: string): void {
+    const prefix = path + '/';
+    for (const k of [...this.nodes.keys()]) if (k === path || k.startsWith(prefix)) this.nodes.delete(k);
+  }
+
+  private ok(action: string, key: string, n: MNode, modified: number, prev: MNode | null, children: string[] | null = null): Expected {
+    return {
+      ok: true,
+      action,
+      key,
+      value: n.dir || action === 'delete' || action === 'compareAndDelete' || action === 'expire' ? null : n.value,
+      dir: n.dir,
+      created: n.created,
+      modified,
+      expiration: action === 'delete' || action === 'compareAndDelete' || action === 'expire' ? null : n.expireAt,
+      prev: prev === null ? null : describeNode(prev),
+      children,
+      etcdIndex: this.index,
+    };
+  }
+
+  private place(path: string, dir: boolean, value: string, expireAt: number | null): MNode {
+    this.index++;
+    for (const p of this.prefixes(path).slice(0, -1)) {
+      if (!this.nodes.has(p)) this.nodes.set(p, { dir: true, value: '', created: this.index, modified: this.index, expireAt: null });
+    }
+    const n: MNode = { dir, value: dir ? '' : value, created: this.index, modified: this.index, expireAt };
+    this.nodes.set(path, n);
+    return n;
+  }
+
+  private compare(n: MNode, prevValue: string, prevIndex: number): string | null {
+    const valueOk = prevValue === '' || n.value === prevValue;
+    const indexOk = prevIndex === 0 || n.modified === prevIndex;
+    if (valueOk && indexOk) return null;
+    if (indexOk) return `[${prevValue} != ${n.value}]`;
+    if (valueOk) return `[${prevIndex} != ${n.modified}]`;
+    return `[${prevValue} != ${n.value}] [${prevIndex} != ${n.modified}]`;
+  }
+
+  apply(op: Op, t: number): Expected[] {
+    const expiry = (ttl: number | null): number | null => (ttl === null ? null : t + ttl * 1000);
+    switch (op.op) {
+      case 'get': {
+        const e = this.lookupError(op.path);
+        if (e) return [e];
+        const n = this.nodes.get(op.path)!;
+        const kids = n.dir ? this.childrenOf(op.path).filter((k) => !k.split('/').pop()!.startsWith('_')).sort() : null;
+        return [this.ok('get', op.path, n, n.modified, null, kids)];
+      }
+      case 'set':
+      case 'mkdir': {
+        if (op.path === '/') return [this.err(107, '/')];
+        const e = this.lookupError(op.path);
+        if (e && e.ok === false && e.code !== 100) return [e];
+        const existing = this.nodes.get(op.path) ?? null;
+        if (existing?.dir) return [this.err(102, op.path)];
+        const n = this.place(op.path, op.op === 'mkdir', op.op === 'set' ? op.value : '', expiry(op.ttl));
+        return [this.ok('set', op.path, n, n.modified, existing)];
+      }
+      case 'create': {
+        if (op.path === '/') return [this.err(107, '/')];
+        for (const p of this.prefixes(op.path).slice(0, -1)) {
+          const n = this.nodes.get(p);
+          if (n && !n.dir) return [this.err(104, p)];
+        }
+        if (this.nodes.has(op.path)) return [this.err(105, op.path)];
+        const n = this.place(op.path, op.dir, op.value, expiry(op.ttl));
+        return [this.ok('create', op.path, n, n.modified, null)];
+      }
+      case 'update':
+      case 'refresh': {
+        if (op.path === '/') return [this.err(107, '/')];
+        const e = this.lookupError(op.path);
+        if (e) return [e];
+        const n = this.nodes.get(op.path)!;
+        const value = op.op === 'update' ? op.value : n.value;
+        if (n.dir && value !== '') return [this.err(102, op.path)];
+        const prev = { ...n };
+        this.index++;
+        if (!n.dir) {
+          n.value = value;
+          n.modified = this.index;
+        }
+        n.expireAt = expiry(op.ttl);
+        return [this.ok('update', op.path, n, this.index, prev)];
+      }
+      case 'cas': {
+        if (op.path === '/') return [this.err(107, '/')];
+        const e = this.lookupError(op.path);
+        if (e) return [e];
+        const n = this.nodes.get(op.path)!;
+        if (n.dir) return [this.err(102, op.path)];
+        const cause = this.compare(n, op.prevValue, op.prevIndex);
+        if (cause !== null) return [this.err(101, cause)];
+        const prev = { ...n };
+        this.index++;
+        n.value = op.value;
+        n.modified = this.index;
+        n.expireAt = expiry(op.ttl);
+        return [this.ok('compareAndSwap', op.path, n, this.index, prev)];
+      }
+      case 'cad': {
+        const e = this.lookupError(op.path);
+        if (e) return [e];
+        const n = this.nodes.get(op.path)!;
+        if (n.dir) return [this.err(102, op.path === '/' ? '' : op.path)];
+        const cause = this.compare(n, op.prevValue, op.prevIndex);
+        if (cause !== null) return [this.err(101, cause)];
+        this.index++;
+        this.removeTree(op.path);
+        return [this.ok('compareAndDelete', op.path, n, this.index, n)];
+      }
+      case 'delete': {
+        if (op.path === '/') return [this.err(107, '/')];
+        const e = this.lookupError(op.path);
+        if (e) return [e];
+        const n = this.nodes.get(op.path)!;
+        if (n.dir && !op.dir && !op.recursive) return [this.err(102, op.path)];
+        if (n.dir && !op.recursive && this.childrenOf(op.path).length > 0) return [this.err(108, op.path)];
+        this.index++;
+        this.removeTree(op.path);
+        return [this.ok('delete', op.path, n, this.index, n)];
+      }
+      case 'expire': {
+        const due = [...this.nodes.entries()]
+          .filter(([, n]) => n.expireAt !== null && n.expireAt <= t)
+          .sort(([pa, a], [pb, b]) => a.expireAt! - b.expireAt! || (pa < pb ? -1 : 1));
+        const out: Expected[] = [];
+        for (const [path, n] of due) {
+          if (this.nodes.get(path) !== n) continue;
+          this.index++;
+          this.removeTree(path);
+          out.push(this.ok('expire', path, n, this.index, n));
+        }
+        return out;
+      }
+    }
+  }
+
+  hasTtl(): boolean {
+    return [...this.nodes.values()].some((n) => n.expireAt !== null);
+  }
+
+  snapshot(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, n] of [...this.nodes.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (k !== '/') out[k] = `${describeNode(n)} exp=${n.expireAt}`;
+    }
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading the real store in the model's terms
+
+export function observe(result: StoreResult, action?: string): Expected {
+  if (!result.ok) return { ok: false, code: result.error.errorCode, cause: result.error.cause, index: result.error.index };
+  const e = result.event;
+  const p = e.prevNode;
+  return {
+    ok: true,
+    action: action ?? e.action,
+    key: e.node.key,
+    value: e.node.value,
+    dir: e.node.dir,
+    created: e.node.createdIndex,
+    modified: e.node.modifiedIndex,
+    expiration: e.node.expiration,
+    prev: p === null ? null : `${p.dir ? 'dir' : 'key:' + p.value}@${p.createdIndex}/${p.modifiedIndex}`,
+    children: e.action === 'get' && e.node.dir ? (e.node.nodes ?? []).map((c) => c.key).sort() : null,
+    etcdIndex: e.etcdIndex,
+  };
+}
+
+export function storeSnapshot(store: Kv.KvStore): Record<string, string> {
+  const out: Record<string, string> = {};
+  const visit = (n: Kv.KvNode): void => {
+    if (n.path !== '/') {
+      const desc = `${n.children !== null ? 'dir' : 'key:' + n.value}@${n.createdIndex}/${n.modifiedIndex}`;
+      out[n.path] = `${desc} exp=${n.expireAtMs === 0 ? null : n.expireAtMs}`;
+    }
+    if (n.children !== null) for (const name of Object.keys(n.children)) visit(n.children[name]!);
+  };
+  visit(store.root);
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** Runs one sequence through the store and the model, throwing (via expect-style errors) on the first
+ * disagreement. Returns nothing on agreement. */
+export function checkAgainstModel(kv: KvModule, ops: TimedOp[]): void {
+  const store = kv.newStore();
+  const model = new Model();
+  let t = T0;
+  ops.forEach(({ dtMs, op }, step) => {
+    t += dtMs;
+    const outcome = kv.applyCommand(store, commandOf(op, t));
+    // A refresh through PUT prevExist=true is an update whose event is marked as a refresh.
+    const got = outcome.result === null ? outcome.expired.map((e) => observe({ ok: true, event: e })) : [observe(outcome.result)];
+    const want = model.apply(op, t);
+    const where = `step ${step} (${JSON.stringify(op)} at +${t - T0}ms)`;
+    assertEqual(got, want, `reply at ${where}`);
+    assertEqual(store.index, model.index, `index at ${where}`);
+    assertEqual(storeSnapshot(store), model.snapshot(), `state at ${where}`);
+    assertEqual(kv.hasTtlKeys(store), model.hasTtl(), `hasTtlKeys at ${where}`);
+  });
+}
+
+export function assertEqual(got: unknown, want: unknown, what: string): void {
+  const g = JSON.stringify(got);
+  const w = JSON.stringify(want);
+  if (g !== w) throw new Error(`${what}: store ${g}\n  model ${w}`);
+}
+
+/** The replicas-agree check: two stores fed the same commands (interleaved, as two replicas would be,
+ * one of them forked from the other's checkpoint part-way) give identical outcomes and identical bytes. */
+export function checkReplicasAgree(kv: KvModule, ops: TimedOp[], forkAt: number): void {
+  let a = kv.newStore();
+  let b = kv.newStore();
+  let t = T0;
+  const watchOn = (s: Kv.KvStore): Kv.WatchResult => kv.watch(s, '/a', true, true, 0);
+  assertEqual(watchOn(a), watchOn(b), 'watch registration');
+  ops.forEach(({ dtMs, op }, step) => {
+    if (step === forkAt) b = kv.decodeStore(kv.encodeStore(a));
+    t += dtMs;
+    const cmd = commandOf(op, t);
+    const outA = kv.applyCommand(a, cmd);
+    const outB = kv.applyCommand(b, cmd);
+    assertEqual(outA, outB, `outcome at step ${step}`);
+  });
+  const bytesA = kv.encodeStore(a);
+  const bytesB = kv.encodeStore(b);
+  if (Buffer.compare(Buffer.from(bytesA), Buffer.from(bytesB)) !== 0) throw new Error('encoded stores differ');
+  a = kv.cloneStore(a);
+  if (Buffer.compare(Buffer.from(kv.encodeStore(a)), Buffer.from(bytesA)) !== 0) throw new Error('clone encodes differently');
+}
