@@ -18,12 +18,9 @@ const cases: Array<[Mutant, string, 'model' | 'replicas' | null]> = [
 
 function propertyFails(kv: KvModule, which: 'model' | 'replicas'): boolean {
   try {
-    fc.assert(
-      which === 'model'
-        ? fc.property(timedOpsArb, (ops) => checkAgainstModel(kv, ops))
-        : fc.property(timedOpsArb, fc.nat(40), (ops, forkAt) => checkReplicasAgree(kv, ops, forkAt)),
-      { numRuns: 300, seed: 42 },
-    );
+    const params = { numRuns: 300, seed: 42 };
+    if (which === 'model') fc.assert(fc.property(timedOpsArb, (ops) => checkAgainstModel(kv, ops)), params);
+    else fc.assert(fc.property(timedOpsArb, fc.nat(40), (ops, forkAt) => checkReplicasAgree(kv, ops, forkAt)), params);
     return false;
   } catch {
     return true;
