@@ -24,7 +24,7 @@ export class LocalClock {
 
   /** The local reading at virtual time `now`, in whole ms (floored, as a millisecond clock reads). */
   read(now: number): number {
-    return Math.floor(this.base + (now - this.anchor) * (1 + this.drift * 1e-6));
+    return Math.floor(this.exact(now));
   }
 
   get driftPpm(): number {
@@ -50,8 +50,15 @@ export class LocalClock {
     return localDelayMs / (1 + this.drift * 1e-6);
   }
 
+  // elapsed + elapsed * ppm / 1e6 rather than elapsed * (1 + ppm * 1e-6): the latter rounds 10 s at +1000 ppm
+  // to 10009.999... ms, and the floored reading would lose a millisecond the drift really gained.
+  private exact(now: number): number {
+    const elapsed = now - this.anchor;
+    return this.base + elapsed + (elapsed * this.drift) / 1e6;
+  }
+
   private reanchor(now: number): void {
-    this.base = this.base + (now - this.anchor) * (1 + this.drift * 1e-6);
+    this.base = this.exact(now);
     this.anchor = now;
   }
 

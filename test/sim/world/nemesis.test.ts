@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { generateNemesis, validateNemesis, describeNemesis, type NemesisEvent } from '../../../sim/world/nemesis.ts';
+import { RandomStreams } from '../../../sim/world/random.ts';
+
+const nodes = ['n1', 'n2', 'n3', 'n4', 'n5'];
+const generate = (seed: number, endMs = 60_000): NemesisEvent[] =>
+  generateNemesis(new RandomStreams(seed).stream('nemesis'), { nodes, endMs, meanGapMs: 1000, meanFaultMs: 800 });
+
+describe('nemesis schedules', () => {
+  it('a generated schedule is a function of the nemesis stream alone', () => {
+    expect(generate(3)).toEqual(generate(3));
+    expect(generate(3)).not.toEqual(generate(4));
+  });
+
+  it('is sorted, valid, covers every fault family, and undoes every fault by the end', () => {
+    const events = generate(11);
+    expect(validateNemesis(events, nodes)).toEqual([]);
+    for (let i = 1; i < events.length; i++) expect(events[i]!.atMs).toBeGreaterThanOrEqual(events[i - 1]!.atMs);
+    expect(events.every((e) => e.atMs <= 60_000)).toBe(true);
+    const kinds = new Set(events.map((e) => e.kind));
+    for (const k of ['isolate', 'split', 'bridge', 'one-way', 'heal', 'crash', 'restart', 'pause', 'resume', 'clock-jump', 'clock-drift', 'disk-slow', 'disk-faults']) {
+      expect(kinds, k).toContain(k);
+    }
+    // Replay the schedule's bookkeeping: nothing may be left broken at the end.
+    const crashed = new Set<string>();
+    const paused = new Set<string>();
+    let cuts = 0;
+    for (const e of events) {
+      if (e.kind === 'crash') crashed.add(e.node);
+      if (e.kind === 'restart') crashed.delete(e.node);
+      if (e.kind === 'pause') paused.add(e.node);
+      if (e.kind === 'resume') paused.delete(e.node);
+      if (['isolate', 'split', 'bridge', 'one-way'].includes(e.kind)) cuts++;
+      if (e.kind === 'heal') cuts = 0;
+    }
+    expect([...crashed, ...paused]).toEqual([]);
+    expect(cuts).toBe(0);
+  });
+
+  it('weights select fault families', () => {
+    const only = generateNemesis(new RandomStreams(1).stream('nemesis'), { nodes, endMs: 20_000, meanGapMs: 500, meanFaultMs: 100, weights: { crash: 1 } });
+    expect(new Set(only.map((e) => e.kind))).toEqual(new Set(['crash', 'restart']));
+    expect(() => generateNemesis(new RandomStreams(1).stream('n'), { nodes, endMs: 1, meanGapMs: 1, meanFaultMs: 1, weights: {} })).toThrow(/every fault family has weight 0/);
+  });
+
+  it('a written schedule with mistakes gets one line per problem', () => {
+    const problems = validateNemesis(
+      [
+        { atMs: 10, kind: 'crash', node: 'n9' },
+        { atMs: -1, kind: 'heal' },
+        { atMs: 5, kind: 'explode' },
+        { atMs: 5, kind: 'clock-drift', node: 'n1', ppm: 'fast' },
+        { atMs: 5, kind: 'split', groups: [['n1'], ['nope']] },
+        'crash n1',
+      ],
+      nodes,
+    );
+    expect(problems).toEqual([
+      'nemesis event #0 (crash): node "n9" is not a node',
+      'nemesis event #1: atMs must be a finite number >= 0, got -1',
+      expect.stringMatching(/^nemesis event #2: unknown kind "explode" \(known: isolate, split/),
+      'nemesis event #3 (clock-drift): ppm must be within ±500000, got "fast"',
+      'nemesis event #4 (split): "nope" is not a node',
+      'nemesis event #5: not an object',
+    ]);
+  });
+
+  it('describes every action on one line', () => {
+    for (const e of generate(11)) expect(describeNemesis(e)).toMatch(/^[a-z-]+( |$)/);
+    expect(describeNemesis({ kind: 'bridge', left: ['n1'], right: ['n2'], via: 'n3' })).toBe('bridge [n1] <n3> [n2]');
+  });
+});
