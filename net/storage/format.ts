@@ -42,6 +42,11 @@ export interface Snapshot {
 export interface SnapshotMarker {
   index: number;
   term: number;
+  /**
+   * The stored log is dropped entirely (a snapshot installed from the leader replaces it). Without this, the
+   * entries after the snapshot survive when the log holds the snapshot's last entry with the same term.
+   */
+  resetsLog: boolean;
 }
 
 export type WalRecord =
@@ -96,10 +101,11 @@ export function encodeRecord(record: WalRecord): Uint8Array {
       return frameRecord(RecordType.hardState, payload);
     }
     case RecordType.snapshotMarker: {
-      const payload = new Uint8Array(16);
+      const payload = new Uint8Array(17);
       const view = new DataView(payload.buffer);
       writeU64(view, 0, record.marker.index);
       writeU64(view, 8, record.marker.term);
+      payload[16] = record.marker.resetsLog ? 1 : 0;
       return frameRecord(RecordType.snapshotMarker, payload);
     }
   }
@@ -125,8 +131,8 @@ function decodePayload(type: number, payload: Uint8Array): WalRecord | string {
       return { type, hardState: { term: readU64(view, 0), vote, commit: readU64(view, 8) } };
     }
     case RecordType.snapshotMarker:
-      if (payload.length !== 16) return 'malformed snapshot-marker record';
-      return { type, marker: { index: readU64(view, 0), term: readU64(view, 8) } };
+      if (payload.length !== 17 || payload[16]! > 1) return 'malformed snapshot-marker record';
+      return { type, marker: { index: readU64(view, 0), term: readU64(view, 8), resetsLog: payload[16] === 1 } };
     default:
       return `unknown record type ${type}`;
   }

@@ -46,6 +46,8 @@ export interface RecoveredState {
 /** What one core `Ready` asks to persist, in the order it is applied: snapshot, then entries, then hard state. */
 export interface PersistBatch {
   snapshot?: Snapshot;
+  /** With `snapshot`: drop the whole stored log (core's `snapshotResetsLog`, a snapshot from the leader). */
+  snapshotResetsLog?: boolean;
   /** Contiguous; the first entry's index is where the log is truncated to before appending. */
   entries?: LogEntry[];
   hardState?: HardState;
@@ -78,7 +80,7 @@ const SNAPSHOT_NAME = /^snap-([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
 
 const hex16 = (n: number): string => n.toString(16).padStart(16, '0');
 export const segmentFileName = (seq: number): string => `${hex16(seq)}${SEGMENT_SUFFIX}`;
-export const snapshotFileName = (marker: SnapshotMarker): string => `snap-${hex16(marker.index)}-${hex16(marker.term)}.snap`;
+export const snapshotFileName = (marker: { index: number; term: number }): string => `snap-${hex16(marker.index)}-${hex16(marker.term)}.snap`;
 
 interface SegmentInfo {
   seq: number;
@@ -175,7 +177,7 @@ export class WriteAheadLog {
     segmentBytes: number,
   ) {
     this.segmentBytes = segmentBytes;
-    this.snapshotMarker = recovered.snapshot ? { index: recovered.snapshot.index, term: recovered.snapshot.term } : null;
+    this.snapshotMarker = recovered.snapshot ? { index: recovered.snapshot.index, term: recovered.snapshot.term, resetsLog: false } : null;
     this.writtenMarker = this.snapshotMarker;
     this.writtenHardState = recovered.hardState;
     this.logStart = (this.snapshotMarker?.index ?? 0) + 1;
@@ -244,8 +246,8 @@ export class WriteAheadLog {
   }
 
   /** Saves a snapshot (the application's compaction point or one installed from the leader) and compacts. */
-  saveSnapshot(snapshot: Snapshot): Promise<void> {
-    return this.save({ snapshot });
+  saveSnapshot(snapshot: Snapshot, options: { resetsLog?: boolean } = {}): Promise<void> {
+    return this.save({ snapshot, snapshotResetsLog: options.resetsLog ?? false });
   }
 
   /** Resolves when everything saved so far is durable. */
@@ -307,7 +309,7 @@ export class WriteAheadLog {
     const records: PendingRecord[] = [];
     try {
       if (batch.snapshot) {
-        const marker = { index: batch.snapshot.index, term: batch.snapshot.term };
+        const marker = { index: batch.snapshot.index, term: batch.snapshot.term, resetsLog: batch.snapshotResetsLog ?? false };
         if (this.snapshotMarker && marker.index < this.snapshotMarker.index) {
           throw new Error(`wal: snapshot at ${marker.index} is older than the saved one at ${this.snapshotMarker.index}`);
         }
@@ -342,9 +344,9 @@ export class WriteAheadLog {
 
   private applyMarker(marker: SnapshotMarker): void {
     // The same snapshot again (same index and term, hence the same prefix) leaves the log as it is, as recovery does.
-    if (this.snapshotMarker && marker.index === this.snapshotMarker.index && marker.term === this.snapshotMarker.term) return;
+    if (!marker.resetsLog && sameSnapshot(marker, this.snapshotMarker)) return;
     const offset = marker.index - this.logStart;
-    const keepsSuffix = offset >= 0 && offset < this.logTerms.length && this.logTerms[offset] === marker.term;
+    const keepsSuffix = !marker.resetsLog && offset >= 0 && offset < this.logTerms.length && this.logTerms[offset] === marker.term;
     this.logTerms = keepsSuffix ? this.logTerms.slice(offset + 1) : [];
     this.logStart = marker.index + 1;
     this.snapshotMarker = marker;
@@ -433,7 +435,8 @@ export class WriteAheadLog {
    */
   private async createSegment(seq: number): Promise<void> {
     const head: Uint8Array[] = [SEGMENT_MAGIC];
-    if (this.writtenMarker) head.push(encodeRecord({ type: RecordType.snapshotMarker, marker: this.writtenMarker }));
+    // Repeated without the reset flag: the reset already happened in the segment that recorded it.
+    if (this.writtenMarker) head.push(encodeRecord({ type: RecordType.snapshotMarker, marker: { ...this.writtenMarker, resetsLog: false } }));
     if (this.writtenHardState) head.push(encodeRecord({ type: RecordType.hardState, hardState: this.writtenHardState }));
     const bytes = concat(head, head.reduce((n, b) => n + b.length, 0));
     const name = segmentFileName(seq);
@@ -454,7 +457,7 @@ export class WriteAheadLog {
   }
 
   /** After a snapshot is durable: delete the oldest segments whose entries it covers, and older snapshot files. */
-  private async releaseCompacted(snapshot: SnapshotMarker): Promise<void> {
+  private async releaseCompacted(snapshot: { index: number }): Promise<void> {
     if (this.failure || this.closed) return;
     let highest = 0;
     let releasable = 0;
@@ -478,6 +481,10 @@ export class WriteAheadLog {
       this.log(`wal: could not release compacted files in ${this.dir}: ${(err as Error).message}`);
     }
   }
+}
+
+function sameSnapshot(a: SnapshotMarker, b: SnapshotMarker | null): boolean {
+  return b !== null && a.index === b.index && a.term === b.term;
 }
 
 async function prepareDir(dir: string, createIfMissing: boolean): Promise<void> {
@@ -601,9 +608,9 @@ function replay(state: ReplayState, record: WalRecord, file: string, offset: num
         throw new WalCorruptionError(file, offset, `snapshot marker ${marker.index} goes back before ${state.marker.index}`);
       }
       // Each segment repeats the current marker at its head; seeing it again changes nothing.
-      if (state.marker && marker.index === state.marker.index && marker.term === state.marker.term) return state;
+      if (!marker.resetsLog && sameSnapshot(marker, state.marker)) return state;
       const at = state.entries.findIndex((e) => e.index === marker.index);
-      const keepsSuffix = at >= 0 && state.entries[at]!.term === marker.term;
+      const keepsSuffix = !marker.resetsLog && at >= 0 && state.entries[at]!.term === marker.term;
       return { ...state, marker, entries: keepsSuffix ? state.entries.slice(at + 1) : [] };
     }
     case RecordType.entry: {

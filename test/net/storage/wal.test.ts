@@ -169,6 +169,21 @@ describe('write-ahead log: segments, snapshots and compaction', () => {
     await third.wal.close();
   });
 
+  it('a snapshot that resets the log drops every entry, even ones after a matching last entry', async () => {
+    const dir = tempDir();
+    const { wal } = await WriteAheadLog.open({ dir, segmentBytes: 1024, ...quiet });
+    await wal.save({ entries: entries(1, 10, 1, 40) });
+    await wal.save({ snapshot: { index: 5, term: 1, data: new Uint8Array([5]) }, snapshotResetsLog: true, hardState: { term: 2, vote: null, commit: 5 } });
+    expect(wal.stats.lastIndex).toBe(5);
+    // Force rotations: the marker repeated at the head of later segments must not undo or redo anything.
+    for (let i = 6; i <= 40; i++) await wal.save({ entries: entries(i, i, 2, 40) });
+    await wal.close();
+    const { wal: again, recovered } = await WriteAheadLog.open({ dir, segmentBytes: 1024, ...quiet });
+    expect(recovered.snapshot?.index).toBe(5);
+    expect(recovered.entries).toEqual(entries(6, 40, 2, 40));
+    await again.close();
+  });
+
   it('a snapshot installed from the leader past the end of the log (or with another term) replaces the log', async () => {
     const dir = tempDir();
     const { wal } = await WriteAheadLog.open({ dir, ...quiet });
@@ -210,14 +225,14 @@ type Op =
   | { kind: 'append'; at: number; count: number; termBump: number; sync: boolean }
   | { kind: 'hard-state'; commitFraction: number; vote: string | null }
   | { kind: 'compact'; fraction: number }
-  | { kind: 'install'; beyond: number }
+  | { kind: 'install'; beyond: number; sameTerm: boolean; resets: boolean }
   | { kind: 'reopen' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('append' as const), at: fc.double({ min: 0, max: 1, noNaN: true }), count: fc.integer({ min: 1, max: 6 }), termBump: fc.integer({ min: 0, max: 1 }), sync: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('hard-state' as const), commitFraction: fc.double({ min: 0, max: 1, noNaN: true }), vote: fc.constantFrom(null, 'n1', 'n2', 'ünïcode') }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('compact' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('install' as const), beyond: fc.integer({ min: -3, max: 5 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('install' as const), beyond: fc.integer({ min: -3, max: 5 }), sameTerm: fc.boolean(), resets: fc.boolean() }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
 );
 
@@ -238,7 +253,7 @@ async function runAgainstModel(mod: StorageModule, ops: Op[]): Promise<string | 
       const start = (model.snapshot?.index ?? 0) + 1;
       const last = start + model.entries.length - 1;
       if (op.kind === 'append') {
-        const at = start + Math.floor(op.at * (last + 1 - start + 1));
+        const at = Math.min(last + 1, start + Math.floor(op.at * (last + 2 - start)));
         term += op.termBump;
         const added = entries(at, at + op.count - 1, term);
         await wal.save({ entries: added }, { sync: op.sync });
@@ -256,11 +271,13 @@ async function runAgainstModel(mod: StorageModule, ops: Op[]): Promise<string | 
         model.snapshot = snapshot;
       } else if (op.kind === 'install') {
         const index = Math.max(last + op.beyond, (model.snapshot?.index ?? 0) + 1, 1);
-        term += 1;
-        const snapshot = { index, term, data: payload(index, 98, 8) };
-        await wal.saveSnapshot(snapshot);
-        const kept = model.entries.findIndex((e) => e.index === index && e.term === term);
-        model.entries = kept >= 0 ? model.entries.slice(kept + 1) : [];
+        const existing = model.entries.find((e) => e.index === index);
+        // A snapshot whose last entry the log already holds (same term) keeps the suffix unless it resets the log.
+        const snapshotTerm = op.sameTerm && existing ? existing.term : ++term;
+        const snapshot = { index, term: snapshotTerm, data: payload(index, 98, 8) };
+        await wal.saveSnapshot(snapshot, { resetsLog: op.resets });
+        const kept = model.entries.findIndex((e) => e.index === index && e.term === snapshotTerm);
+        model.entries = kept >= 0 && !op.resets ? model.entries.slice(kept + 1) : [];
         model.snapshot = snapshot;
       } else {
         await wal.close();
