@@ -75,6 +75,7 @@ export function checkWatches(events: CommittedEvent[], watches: WatchRecord[], o
     if (!w.stream && w.received.length > 1) {
       violations.push({ property: 'watch-one-shot', explanation: `${who} is one-shot but received ${w.received.length} events` });
     }
+    const before = violations.length;
     let previous = -Infinity;
     for (let j = 0; j < w.received.length; j++) {
       const r = w.received[j]!;
@@ -101,12 +102,17 @@ export function checkWatches(events: CommittedEvent[], watches: WatchRecord[], o
       }
       const want = expected[j];
       if (want && want.index < r.index) {
-        violations.push({ property: 'watch-gap', explanation: `${who} received ${show(r)} at ${r.time} ms without the earlier matching event ${show(want)}` });
+        const late = w.received.slice(j + 1).find((x) => x.index === want.index);
+        violations.push(
+          late
+            ? { property: 'watch-order', explanation: `${who} received ${show(r)} at ${r.time} ms before ${show(want)} (at ${late.time} ms)` }
+            : { property: 'watch-gap', explanation: `${who} received ${show(r)} at ${r.time} ms without the earlier matching event ${show(want)}` },
+        );
         break;
       }
       delivered++;
     }
-    if (w.drainedThrough !== undefined) {
+    if (w.drainedThrough !== undefined && violations.length === before) {
       const due = expected.filter((e) => e.index <= w.drainedThrough!);
       const needed = w.stream ? due.length : Math.min(due.length, 1);
       if (w.received.length < needed) {
