@@ -105,6 +105,10 @@ function first(form: FormValues, key: string): string {
 
 /** Parses one HTTP request to the keys API: a KeysRequest, or the reply etcd gives to a bad request. */
 export function parseKeysRequest(input: HttpRequestInput): ParsedKeysRequest {
+  // etcd's CORS layer wraps everything and answers OPTIONS itself (the server's own 400 for an unparsable
+  // path comes before it).
+  const earlyPath = unescape(input.path, false);
+  if (earlyPath.ok && input.method === 'OPTIONS') return { ok: false, reply: { type: 'http', status: 200, headers: {}, body: '' } };
   const decodedPath = unescape(input.path, false);
   if (!decodedPath.ok) return { ok: false, reply: { type: 'http', status: 400, headers: { 'content-type': TEXT_PLAIN, connection: 'close' }, body: '400 Bad Request' } };
   const urlPath = decodedPath.text;

@@ -17,6 +17,8 @@ export type KeysReply =
 
 /** Headers etcd adds from outside the store; each is left out when not given. */
 export interface ReplyContext {
+  /** The request's method: Go's server sends no body in reply to HEAD, whatever the reply. */
+  method?: string;
   clusterId?: string;
   raftIndex?: number;
   raftTerm?: number;
@@ -50,7 +52,8 @@ export function eventJson(e: StoreEvent, withNodes = true): string {
     out += ',"node":' + nodeJson(e.node);
     if (e.prevNode !== null) out += ',"prevNode":' + nodeJson(e.prevNode);
   }
-  if (e.refresh) out += ',"refresh":true';
+  // `refresh` never reaches the wire: etcd copies the event before trimming its key prefix, and the copy
+  // leaves the flag behind.
   return out + '}';
 }
 
@@ -79,6 +82,12 @@ function raftHeaders(headers: Record<string, string>, ctx: ReplyContext): void {
 const WRITES_WITH_VALUE = new Set(['set', 'compareAndSwap', 'create', 'update']);
 
 export function renderKeysResponse(reply: KeysReply, ctx: ReplyContext = {}): HttpResponse {
+  const response = renderWithBody(reply, ctx);
+  if (ctx.method === 'HEAD') response.body = '';
+  return response;
+}
+
+function renderWithBody(reply: KeysReply, ctx: ReplyContext): HttpResponse {
   switch (reply.type) {
     case 'http':
       return { status: reply.status, headers: { ...reply.headers }, body: reply.body };

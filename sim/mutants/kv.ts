@@ -66,6 +66,23 @@ export const applyDependsOnReplicaState: Mutant = {
   ],
 };
 
+const JSON_TS = 'core/api/json.ts';
+const ERRORS = 'core/kv/errors.ts';
+
+export const jsonWithoutHtmlEscapes: Mutant = {
+  name: 'api-json-without-html-escapes',
+  description: 'JSON strings keep <, > and & as they are instead of escaping them as Go does',
+  edits: [{ file: JSON_TS, find: String.raw`else if (c === 60) escaped = '\\u003c';`, replace: '' }],
+};
+
+export const rootReadOnlyIsForbidden: Mutant = {
+  name: 'api-root-read-only-is-403',
+  description: 'error 107 (root is read only) answers 403 instead of etcd\'s 400',
+  edits: [{ file: ERRORS, find: '  102: 403,\n', replace: '  102: 403,\n  107: 403,\n' }],
+};
+
+export const apiMutants: Mutant[] = [jsonWithoutHtmlEscapes, rootReadOnlyIsForbidden];
+
 export const kvMutants: Mutant[] = [
   casIgnoresPrevIndex,
   refreshWakesWatchers,
