@@ -17,8 +17,9 @@ export function validateLatency(model: LatencyModel, where: string): void {
   const bad = (why: string): never => {
     throw new RangeError(`${where}: invalid ${model.kind} latency: ${why}`);
   };
-  const nonNegative = (name: string, x: number | undefined): void => {
-    if (x !== undefined && !(Number.isFinite(x) && x >= 0)) bad(`${name} must be a finite number >= 0, got ${x}`);
+  const nonNegative = (name: string, x: number | undefined, optional = false): void => {
+    if (optional && x === undefined) return;
+    if (typeof x !== 'number' || !(Number.isFinite(x) && x >= 0)) bad(`${name} must be a finite number >= 0, got ${x}`);
   };
   switch (model.kind) {
     case 'fixed':
@@ -32,13 +33,13 @@ export function validateLatency(model: LatencyModel, where: string): void {
     case 'exponential':
       nonNegative('minMs', model.minMs);
       nonNegative('meanMs', model.meanMs);
-      nonNegative('maxMs', model.maxMs);
+      nonNegative('maxMs', model.maxMs, true);
       if (model.meanMs < model.minMs) bad(`meanMs ${model.meanMs} < minMs ${model.minMs}`);
       return;
     case 'pareto':
       nonNegative('minMs', model.minMs);
       nonNegative('maxMs', model.maxMs);
-      if (!(model.shape > 0)) bad(`shape must be > 0, got ${model.shape}`);
+      if (typeof model.shape !== 'number' || !(model.shape > 0) || !Number.isFinite(model.shape)) bad(`shape must be > 0, got ${model.shape}`);
       if (model.maxMs < model.minMs) bad(`maxMs ${model.maxMs} < minMs ${model.minMs}`);
       return;
     case 'lognormal':

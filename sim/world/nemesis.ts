@@ -1,7 +1,7 @@
 // The nemesis: a schedule of timed fault events, written out in a scenario or generated from the nemesis stream.
 // A generated schedule is a function of the nemesis stream alone, so changing any other knob (loss rate, disk
 // latency, the workload) leaves it exactly as it was.
-import type { LinkConfig, NodeId } from './network.ts';
+import { linkPatchProblems, type LinkConfig, type NodeId } from './network.ts';
 import type { RandomStream } from './random.ts';
 
 export type NemesisAction =
@@ -139,7 +139,7 @@ export function validateNemesis(events: readonly unknown[], nodes: readonly Node
       case 'link':
         node('from', true);
         node('to', true);
-        if (typeof e.config !== 'object' || e.config === null) problems.push(`${where} (link): config must be an object`);
+        problems.push(...linkPatchProblems(e.config, `${where} (link)`));
         break;
     }
   });

@@ -74,6 +74,29 @@ function validateLink(link: LinkConfig, where: string): void {
   }
 }
 
+/** Problems with a partial link configuration (a nemesis `link` event), one line each; empty when valid. */
+export function linkPatchProblems(patch: unknown, where: string): string[] {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return [`${where}: config must be an object`];
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(patch)) {
+    if (key === 'latency') {
+      try {
+        if (typeof value !== 'object' || value === null) throw new RangeError(`${where}: latency must be an object`);
+        validateLatency(value as LatencyModel, where);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+    } else if (key === 'loss' || key === 'duplicate' || key === 'reorder') {
+      if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
+        problems.push(`${where}: ${key} must be a probability in [0, 1], got ${JSON.stringify(value)}`);
+      }
+    } else {
+      problems.push(`${where}: unknown link setting '${key}' (known: latency, loss, duplicate, reorder)`);
+    }
+  }
+  return problems;
+}
+
 export class Network {
   readonly maxNodes: number;
   private readonly ids: NodeId[] = [];

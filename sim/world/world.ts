@@ -46,7 +46,7 @@ export interface NodeContext<M, O = never> {
   /** The node's own PRNG stream (`node/<id>`); it survives restarts, like a hardware entropy source. */
   readonly random: RandomStream;
   readonly disk: NodeDisk;
-  /** Every node in the world now, crashed ones included (the world's membership, not a protocol's configuration). */
+  /** Every node in the world, crashed ones included, removed ones not (the world's membership, not a protocol's configuration). */
   nodes(): readonly NodeId[];
   /** Encodes and sends now. */
   send(to: NodeId, message: M): void;
@@ -97,6 +97,8 @@ export interface WorldOptions<M, I = never, O = never> {
   nemesis?: readonly NemesisEvent[];
   /** Keep a one-line description of every processed event (for `firstDivergence`); costs memory. */
   trail?: boolean;
+  /** Called after every processed event with its description and the run hash so far (for traces). */
+  onEvent?: (entry: TrailEntry) => void;
   onOutput?: (node: NodeId, value: O, virtualMs: number) => void;
   /** An input reached a node that was down: it was not processed (the client sees a refused connection). */
   onInputDropped?: (node: NodeId, input: I, virtualMs: number) => void;
@@ -149,7 +151,7 @@ export class NodeProgramError extends Error {
 // ---- events ----
 
 type WorldEvent =
-  | { kind: 'boot'; node: number }
+  | { kind: 'boot'; node: number; epoch: number }
   | { kind: 'deliver'; from: number; to: number; bytes: Uint8Array; fingerprint: number }
   | { kind: 'timer'; node: number; epoch: number; timerId: number; tag: TimerTag }
   | { kind: 'synced'; node: number; epoch: number; syncId: number }
@@ -182,7 +184,6 @@ interface Process<S> {
   boots: number;
   crashes: number;
   pauses: number;
-  restartPending: boolean;
 }
 
 const DEFAULT_MAX_PARKED = 100_000;
@@ -202,6 +203,8 @@ export class World<S, M, I = never, O = never> {
   private nemesisApplied = 0;
   private nextTimerId = 1;
   private readonly planned: number[] = [0, 0];
+  /** Ids of every process not removed, recomputed on membership changes (programs ask on every broadcast). */
+  private members: readonly NodeId[] = [];
   readonly trail: TrailEntry[] | undefined;
 
   constructor(program: NodeProgram<S, M, I, O>, options: WorldOptions<M, I, O>) {
@@ -359,6 +362,7 @@ export class World<S, M, I = never, O = never> {
     if (p.status === 'removed') return;
     this.crash(id);
     p.status = 'removed';
+    this.members = this.members.filter((m) => m !== id);
     this.announce({ kind: 'removed', node: id });
   }
 
@@ -381,6 +385,7 @@ export class World<S, M, I = never, O = never> {
     return this.process(node).state;
   }
 
+  /** Every node ever added, removed ones included, in the order they were added. */
   nodes(): readonly NodeId[] {
     return this.network.nodes;
   }
@@ -430,17 +435,16 @@ export class World<S, M, I = never, O = never> {
       boots: 0,
       crashes: 0,
       pauses: 0,
-      restartPending: false,
     };
     this.processes.push(p);
     this.contexts.push(this.makeContext(p));
+    this.members = [...this.members, id];
     this.restartLater(p, 0);
   }
 
+  /** Boots this incarnation later; a crash in between makes the boot stale (it belonged to an earlier crash). */
   private restartLater(p: Process<S>, delayMs: number): void {
-    if (p.restartPending) return;
-    p.restartPending = true;
-    this.scheduler.schedule(this.now + delayMs, { kind: 'boot', node: p.index });
+    this.scheduler.schedule(this.now + delayMs, { kind: 'boot', node: p.index, epoch: p.epoch });
   }
 
   private announce(change: MembershipChange): void {
@@ -508,7 +512,7 @@ export class World<S, M, I = never, O = never> {
       now: () => p.clock.read(world.now),
       random: p.random,
       disk,
-      nodes: () => world.processes.filter((q) => q.status !== 'removed').map((q) => q.id),
+      nodes: () => world.members,
       send: (to, message) => {
         live('send');
         const { bytes, fingerprint } = encode(message);
@@ -610,8 +614,7 @@ export class World<S, M, I = never, O = never> {
       }
       case 'boot': {
         const p = this.processes[event.node]!;
-        p.restartPending = false;
-        if (p.status !== 'crashed') return 'stale';
+        if (p.status !== 'crashed' || event.epoch !== p.epoch) return 'stale';
         p.status = 'running';
         p.boots++;
         p.lastSynced = 0;
@@ -713,8 +716,10 @@ export class World<S, M, I = never, O = never> {
         h.string(event.label);
         break;
     }
-    if (this.trail) {
-      this.trail.push({ index: this.processed - 1, hash: h.hex(), text: `t=${this.now} ${this.describe(event)} -> ${outcome}` });
+    if (this.trail || this.options.onEvent) {
+      const entry = { index: this.processed - 1, hash: h.hex(), text: `t=${this.now} ${this.describe(event)} -> ${outcome}` };
+      this.trail?.push(entry);
+      this.options.onEvent?.(entry);
     }
   }
 

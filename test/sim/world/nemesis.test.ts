@@ -70,3 +70,25 @@ describe('nemesis schedules', () => {
     expect(describeNemesis({ kind: 'bridge', left: ['n1'], right: ['n2'], via: 'n3' })).toBe('bridge [n1] <n3> [n2]');
   });
 });
+
+describe('nemesis link events', () => {
+  it('a link change with bad settings is reported before the run', () => {
+    expect(
+      validateNemesis(
+        [
+          { atMs: 1, kind: 'link', from: 'n1', to: '*', config: { loss: 0.2, latency: { kind: 'pareto', minMs: 1, shape: 1.5, maxMs: 100 } } },
+          { atMs: 1, kind: 'link', from: '*', to: 'n2', config: { loss: 2, jitter: 5 } },
+          { atMs: 1, kind: 'link', from: 'n1', to: 'n2', config: { latency: { kind: 'fixed' } } },
+          { atMs: 1, kind: 'link', from: 'n7', to: 'n2', config: 'fast' },
+        ],
+        nodes,
+      ),
+    ).toEqual([
+      'nemesis event #1 (link): loss must be a probability in [0, 1], got 2',
+      "nemesis event #1 (link): unknown link setting 'jitter' (known: latency, loss, duplicate, reorder)",
+      'nemesis event #2 (link): invalid fixed latency: ms must be a finite number >= 0, got undefined',
+      'nemesis event #3 (link): from "n7" is not a node',
+      'nemesis event #3 (link): config must be an object',
+    ]);
+  });
+});

@@ -253,6 +253,17 @@ describe('world: process faults', () => {
     expect(world.state('n1')!.counter - world.state('n2')!.counter).toBeGreaterThan(40);
   });
 
+  it('a scheduled restart belongs to its crash: a later crash without restart keeps the node down', () => {
+    const { world, outputs } = toyWorld();
+    world.at(100, 'crash with restart', () => world.crash('n1', 100));
+    world.at(110, 'restart early', () => world.restart('n1'));
+    world.at(150, 'crash for good', () => world.crash('n1'));
+    world.run({ untilMs: 400 });
+    expect(outputs.filter((o) => o.node === 'n1' && o.value.kind === 'boot').map((o) => o.t)).toEqual([0, 110]);
+    expect(world.status('n1')).toBe('crashed');
+    // Seen failing with the boot event not carrying the epoch: n1 booted again at t=200.
+  });
+
   it('membership hooks: an added node boots with an empty disk and joins the gossip; a removed node stops', () => {
     const changes: string[] = [];
     const { world, outputs } = toyWorld({ onMembership: (c, t) => changes.push(`${c.kind} ${c.node} @${t}`) });
@@ -415,6 +426,15 @@ describe('world: inputs, errors and bounds', () => {
     expect(make({ network: { defaultLink: { reorder: 7 } } })).toThrow(/reorder must be a probability/);
     expect(make({ maxNodes: 1 })).toThrow(/at most 1 nodes \(maxNodes\)/);
     expect(make({ maxQueueSize: 1 })).toThrow(/event queue full: 1 events pending/);
+  });
+
+  it('onEvent sees every processed event with the running hash', () => {
+    const seen: worldModule.TrailEntry[] = [];
+    const { world } = toyWorld({ onEvent: (e) => seen.push(e) });
+    world.run({ untilMs: 100 });
+    expect(seen).toHaveLength(world.events);
+    expect(seen.at(-1)!.hash).toBe(world.runHash());
+    expect(seen[0]!.text).toBe('t=0 boot n1 -> handled');
   });
 
   it('run limits: until a time, a number of events, or stop()', () => {
