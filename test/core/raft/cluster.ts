@@ -83,6 +83,8 @@ export class Cluster {
   effects: Effect[] = [];
   /** Every message ever delivered, for assertions. */
   delivered: Message[] = [];
+  /** Nesting of effects: what a delivered message causes is printed under it. */
+  private depth = 0;
 
   constructor(options: ClusterOptions) {
     this.autoSync = options.autoSync ?? true;
@@ -108,8 +110,15 @@ export class Cluster {
       this.ids.push(id);
     }
     // The first step persists the bootstrap and sets the clock baseline.
-    for (const id of this.ids) this.step(id, { type: 'tick', now: 0 });
+    for (const id of this.ids) {
+      this.step(id, { type: 'tick', now: 0 });
+      this.sync(id);
+    }
     this.effects = [];
+  }
+
+  effect(line: string): void {
+    this.effects.push(`${'  '.repeat(this.depth)}${line}`);
   }
 
   node(id: NodeId): TestNode {
@@ -130,23 +139,27 @@ export class Cluster {
   private handleReady(node: TestNode, ready: Ready): void {
     const soft = ready.soft;
     if (soft.role !== node.soft.role || soft.term !== node.soft.term || soft.leader !== node.soft.leader) {
-      this.effects.push(`${node.id}: ${soft.role} term=${soft.term} leader=${soft.leader ?? '-'}`);
+      this.effect(`${node.id}: ${soft.role} term=${soft.term} leader=${soft.leader ?? '-'}`);
       node.soft = soft;
     }
     if (ready.applySnapshot !== null) {
       node.snapshots.push(ready.applySnapshot);
       node.appliedIndex = ready.applySnapshot.index;
-      this.effects.push(`${node.id}: restore snapshot ${ready.applySnapshot.index}@${ready.applySnapshot.term}`);
+      this.effect(`${node.id}: restore snapshot ${ready.applySnapshot.index}@${ready.applySnapshot.term}`);
     }
     if (ready.persist !== null) node.disk.unsynced.push({ ready, held: [] });
     // In-order rule: a message waiting on persistence waits for this persist and every earlier one.
     const newest = node.disk.unsynced[node.disk.unsynced.length - 1];
     for (const out of ready.messages) {
-      if (out.afterPersist && newest !== undefined) newest.held.push(out.message);
-      else this.send(out.message);
+      if (out.afterPersist && newest !== undefined) {
+        newest.held.push(out.message);
+        if (!this.autoSync) this.effect(`hold ${formatMessage(out.message)} (until ${node.id} syncs)`);
+      } else {
+        this.send(out.message);
+      }
     }
     if (ready.committed.length > 0) {
-      this.effects.push(`${node.id}: apply ${ready.committed.map(formatEntry).join(', ')}`);
+      this.effect(`${node.id}: apply ${ready.committed.map(formatEntry).join(', ')}`);
       for (const entry of ready.committed) {
         if (entry.index !== node.appliedIndex + 1) throw new Error(`${node.id}: applying ${entry.index} after ${node.appliedIndex}`);
         node.applied.push(entry);
@@ -158,12 +171,12 @@ export class Cluster {
     }
     for (const read of ready.readStates) {
       node.readStates.push(read);
-      this.effects.push(`${node.id}: read ${read.context} at ${read.index}`);
+      this.effect(`${node.id}: read ${read.context} at ${read.index}`);
     }
     for (const rejection of ready.rejected) {
       node.rejected.push(rejection);
       const hint = rejection.leaderHint === null ? '' : ` (leader ${rejection.leaderHint})`;
-      this.effects.push(`${node.id}: rejected ${rejection.input}${rejection.context === null ? '' : ` ${rejection.context}`}: ${rejection.reason}${hint}`);
+      this.effect(`${node.id}: rejected ${rejection.input}${rejection.context === null ? '' : ` ${rejection.context}`}: ${rejection.reason}${hint}`);
     }
     if (ready.persist !== null && this.autoSync) this.sync(node.id);
   }
@@ -183,7 +196,7 @@ export class Cluster {
   }
 
   private send(m: Message): void {
-    this.effects.push(`${formatMessage(m)}`);
+    this.effect(`send ${formatMessage(m)}`);
     this.network.push(m);
   }
 
@@ -210,12 +223,17 @@ export class Cluster {
   private deliverOne(m: Message): void {
     const target = this.nodes[m.to];
     if (target === undefined || target.crashed || this.cut.has(`${m.from}->${m.to}`)) {
-      this.effects.push(`dropped ${formatMessage(m)}`);
+      this.effect(`${formatMessage(m)} (dropped)`);
       return;
     }
     this.delivered.push(m);
-    this.effects.push(`deliver ${formatMessage(m)}`);
-    this.step(m.to, { type: 'message', message: m });
+    this.effect(formatMessage(m));
+    this.depth++;
+    try {
+      this.step(m.to, { type: 'message', message: m });
+    } finally {
+      this.depth--;
+    }
   }
 
   drop(filter: (m: Message) => boolean): number {
@@ -263,7 +281,7 @@ export class Cluster {
     const node = this.node(id);
     node.crashed = true;
     node.disk.unsynced = [];
-    this.effects.push(`${id}: crashed`);
+    this.effect(`${id}: crashed`);
   }
 
   restart(id: NodeId): void {
@@ -274,7 +292,7 @@ export class Cluster {
     node.applied = [];
     node.appliedIndex = durable.snapshot?.index ?? 0;
     node.soft = { role: node.state.role, leader: node.state.leader, term: node.state.term };
-    this.effects.push(`${id}: restarted term=${node.state.term} commit=${node.state.commit} last=${node.state.log.snapshotIndex + node.state.log.entries.length}`);
+    this.effect(`${id}: restarted term=${node.state.term} commit=${node.state.commit} last=${node.state.log.snapshotIndex + node.state.log.entries.length}`);
     this.step(id, { type: 'tick', now: node.clock });
   }
 
