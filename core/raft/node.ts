@@ -238,7 +238,7 @@ export function step(state: RaftState, input: RaftInput): Ready {
       onTransferLeadership(state, input.to);
       break;
     case 'campaign':
-      if (state.role !== 'leader' && isVoter(state, state.id)) campaign(state, state.options.preVote, false);
+      if (state.role !== 'leader' && mayCampaign(state)) campaign(state, state.options.preVote, false);
       break;
     case 'persisted':
       onPersisted(state, input.index, input.term);
@@ -483,11 +483,23 @@ function onTick(state: RaftState, now: number): void {
 function tickFollower(state: RaftState, elapsed: number): void {
   state.electionElapsedMs += elapsed;
   if (state.electionElapsedMs < state.randomizedElectionTimeoutMs) return;
-  if (!isVoter(state, state.id)) {
+  if (!mayCampaign(state)) {
     state.electionElapsedMs = 0;
     return;
   }
   campaign(state, state.options.preVote, false);
+}
+
+/** Voters campaign; so does a node whose removal is still uncommitted in its log. Without that, a leader that
+ * appended its own removal, then lost leadership before the entry spread, could hold the only up-to-date
+ * log and refuse every other candidate while never standing itself: no leader ever again. Elected, it
+ * commits its removal with the new configuration's quorum and steps aside. */
+function mayCampaign(state: RaftState): boolean {
+  if (isVoter(state, state.id)) return true;
+  if (state.membershipIndex <= state.commit) return false;
+  const base = state.snapshot?.membership ?? EMPTY_MEMBERSHIP;
+  const before = replayMembership(base, state.log.snapshotIndex, state.log.entries, state.membershipIndex - 1);
+  return before.membership.voters.includes(state.id);
 }
 
 function tickLeader(state: RaftState, elapsed: number): void {
@@ -574,7 +586,7 @@ function onMessage(state: RaftState, m: Message): void {
       if (state.role === 'leader') onHeartbeatResponse(state, m);
       return;
     case 'timeout-now':
-      if (state.role !== 'leader' && isVoter(state, state.id)) campaign(state, false, true);
+      if (state.role !== 'leader' && mayCampaign(state)) campaign(state, false, true);
       return;
     case 'read-index':
       onForwardedRead(state, m);
