@@ -43,8 +43,8 @@ export interface SnapshotMarker {
   index: number;
   term: number;
   /**
-   * The stored log is dropped entirely (a snapshot installed from the leader replaces it). Without this, the
-   * entries after the snapshot survive when the log holds the snapshot's last entry with the same term.
+   * Every stored entry goes (a snapshot that replaces the log); otherwise only the entries it covers. The writer
+   * decides, knowing every term: reset when asked to, or when the log does not hold the snapshot's last entry.
    */
   resetsLog: boolean;
 }

@@ -309,12 +309,12 @@ export class WriteAheadLog {
     const records: PendingRecord[] = [];
     try {
       if (batch.snapshot) {
-        const marker = { index: batch.snapshot.index, term: batch.snapshot.term, resetsLog: batch.snapshotResetsLog ?? false };
-        if (this.snapshotMarker && marker.index < this.snapshotMarker.index) {
-          throw new Error(`wal: snapshot at ${marker.index} is older than the saved one at ${this.snapshotMarker.index}`);
+        const { index, term } = batch.snapshot;
+        if (this.snapshotMarker && index < this.snapshotMarker.index) {
+          throw new Error(`wal: snapshot at ${index} is older than the saved one at ${this.snapshotMarker.index}`);
         }
+        const marker = this.applySnapshot(index, term, batch.snapshotResetsLog ?? false);
         records.push({ bytes: encodeRecord({ type: RecordType.snapshotMarker, marker }), maxIndex: 0, marker });
-        this.applyMarker(marker);
       }
       const entries = batch.entries ?? [];
       if (entries.length > 0) {
@@ -342,14 +342,25 @@ export class WriteAheadLog {
     return new Promise<void>((resolve, reject) => this.push({ records, sync, resolve, reject }));
   }
 
-  private applyMarker(marker: SnapshotMarker): void {
-    // The same snapshot again (same index and term, hence the same prefix) leaves the log as it is, as recovery does.
-    if (!marker.resetsLog && sameSnapshot(marker, this.snapshotMarker)) return;
-    const offset = marker.index - this.logStart;
-    const keepsSuffix = !marker.resetsLog && offset >= 0 && offset < this.logTerms.length && this.logTerms[offset] === marker.term;
-    this.logTerms = keepsSuffix ? this.logTerms.slice(offset + 1) : [];
-    this.logStart = marker.index + 1;
+  /**
+   * Applies Raft's snapshot rule to the enqueued log and returns the marker to write. The decision "does the log
+   * after the snapshot survive" is made here, where every term is known, and written into the marker: recovery
+   * cannot remake it once the segment holding the snapshot's last entry has been released.
+   */
+  private applySnapshot(index: number, term: number, resetRequested: boolean): SnapshotMarker {
+    const offset = index - this.logStart;
+    const sameAsSaved = this.snapshotMarker !== null && this.snapshotMarker.index === index && this.snapshotMarker.term === term;
+    const holdsLastEntry = offset >= 0 && offset < this.logTerms.length && this.logTerms[offset] === term;
+    const keepsSuffix = !resetRequested && (sameAsSaved || holdsLastEntry);
+    if (keepsSuffix) {
+      if (offset >= 0) this.logTerms = this.logTerms.slice(offset + 1);
+    } else {
+      this.logTerms = [];
+    }
+    this.logStart = index + 1;
+    const marker = { index, term, resetsLog: !keepsSuffix };
     this.snapshotMarker = marker;
+    return marker;
   }
 
   private push(save: PendingSave): void {
@@ -483,10 +494,6 @@ export class WriteAheadLog {
   }
 }
 
-function sameSnapshot(a: SnapshotMarker, b: SnapshotMarker | null): boolean {
-  return b !== null && a.index === b.index && a.term === b.term;
-}
-
 async function prepareDir(dir: string, createIfMissing: boolean): Promise<void> {
   try {
     const info = await stat(dir);
@@ -607,11 +614,9 @@ function replay(state: ReplayState, record: WalRecord, file: string, offset: num
       if (state.marker && marker.index < state.marker.index) {
         throw new WalCorruptionError(file, offset, `snapshot marker ${marker.index} goes back before ${state.marker.index}`);
       }
-      // Each segment repeats the current marker at its head; seeing it again changes nothing.
-      if (!marker.resetsLog && sameSnapshot(marker, state.marker)) return state;
-      const at = state.entries.findIndex((e) => e.index === marker.index);
-      const keepsSuffix = !marker.resetsLog && at >= 0 && state.entries[at]!.term === marker.term;
-      return { ...state, marker, entries: keepsSuffix ? state.entries.slice(at + 1) : [] };
+      // The writer decided whether the log survives (see applySnapshot); the head of each segment repeats the
+      // current marker without the reset, which then drops nothing.
+      return { ...state, marker, entries: marker.resetsLog ? [] : state.entries.filter((e) => e.index > marker.index) };
     }
     case RecordType.entry: {
       const { entry } = record;
