@@ -57,6 +57,9 @@ export function parentPath(p: string): string {
  */
 export function isHiddenFrom(watchPath: string, keyPath: string): boolean {
   if (watchPath.length > keyPath.length) return false;
-  const after = cleanPath('/' + keyPath.slice(watchPath.length));
-  return after.includes('/_');
+  const rest = keyPath.slice(watchPath.length);
+  // Keys are clean and a watch path is one of their prefixes, so the rest needs no cleaning unless it is
+  // something unusual; then do exactly what etcd does.
+  if (rest === '' || rest.charCodeAt(0) === 47 || watchPath === '/') return ('/' + rest).includes('/_');
+  return cleanPath('/' + rest).includes('/_');
 }

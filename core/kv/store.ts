@@ -78,8 +78,8 @@ function shownPath(p: string): string {
   return p === '/' ? '' : p;
 }
 
-function isHiddenName(node: KvNode): boolean {
-  return baseName(node.path).charCodeAt(0) === 95; // '_'
+function isHiddenName(name: string): boolean {
+  return name.charCodeAt(0) === 95; // '_'
 }
 
 function withTtl(view: NodeView, node: KvNode, nowMs: number): NodeView {
@@ -92,9 +92,9 @@ function withTtl(view: NodeView, node: KvNode, nowMs: number): NodeView {
 
 function listChildren(node: KvNode, recursive: boolean, sorted: boolean, nowMs: number): NodeView[] {
   const out: NodeView[] = [];
-  for (const name in node.children!) {
-    const child = node.children![name]!;
-    if (!isHiddenName(child)) out.push(viewOf(child, recursive, sorted, nowMs));
+  const children = node.children!;
+  for (const name in children) {
+    if (!isHiddenName(name)) out.push(viewOf(children[name]!, recursive, sorted, nowMs));
   }
   if (sorted) out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   return out;

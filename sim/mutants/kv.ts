@@ -26,7 +26,7 @@ export const refreshWakesWatchers: Mutant = {
 export const hiddenKeysListed: Mutant = {
   name: 'kv-hidden-keys-listed',
   description: 'directory listings include names starting with "_"',
-  edits: [{ file: STORE, find: 'if (!isHiddenName(child)) out.push(', replace: 'out.push(' }],
+  edits: [{ file: STORE, find: 'if (!isHiddenName(name)) out.push(', replace: 'out.push(' }],
 };
 
 export const expiryIgnoresCommandTime: Mutant = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keysRequest, parseKeysRequest, renderKeysResponse, type HttpRequestInput } from '../../../core/api/index.ts';
+import { keysRequest, parseKeysRequest, renderKeysResponse, type HttpRequestInput, type KeysReply, type ParsedKeysRequest } from '../../../core/api/index.ts';
 import { parseMediaType, parseQuery, unescape } from '../../../core/api/form.ts';
 
 function parse(method: string, path: string, query = '', body = '', contentType: string | null = body ? 'application/x-www-form-urlencoded' : null) {
@@ -19,6 +19,11 @@ function rejection(method: string, path: string, query = '', body = '', contentT
   if (p.ok) throw new Error(`expected a rejection, got ${JSON.stringify(p.request)}`);
   const r = renderKeysResponse(p.reply);
   return [r.status, r.body];
+}
+
+function rejected(p: ParsedKeysRequest): KeysReply {
+  if (p.ok) throw new Error('expected a rejection');
+  return p.reply;
 }
 
 const etcdError = (code: number, message: string, cause: string) => JSON.stringify({ errorCode: code, message, cause, index: 0 }) + '\n';
@@ -101,12 +106,12 @@ describe('parseKeysRequest: bad input gets etcd\'s error, never a crash', () => 
 
   it('answers as Go\'s HTTP server does before etcd sees the request', () => {
     expect(rejection('PATCH', '/v2/keys/k')).toEqual([405, 'Method Not Allowed\n']);
-    expect(renderKeysResponse((parse('PATCH', '/v2/keys/k') as { reply: never }).reply).headers.allow).toBe('HEAD,GET,PUT,POST,DELETE');
+    expect(renderKeysResponse(rejected(parse('PATCH', '/v2/keys/k'))).headers.allow).toBe('HEAD,GET,PUT,POST,DELETE');
     expect(rejection('GET', '/v2/keysfoo')).toEqual([404, '404 page not found\n']);
     expect(rejection('GET', '/v2/keys/%zz')).toEqual([400, '400 Bad Request']);
     expect(rejection('GET', '/v2/keys//foo', 'a=1')).toEqual([301, '<a href="/v2/keys/foo?a=1">Moved Permanently</a>.\n\n']);
     expect(rejection('PUT', '/v2/keys/a/./b')).toEqual([301, '']);
-    expect(renderKeysResponse((parse('PUT', '/v2/keys/a/./b') as { reply: never }).reply).headers.location).toBe('/v2/keys/a/b');
+    expect(renderKeysResponse(rejected(parse('PUT', '/v2/keys/a/./b'))).headers.location).toBe('/v2/keys/a/b');
     expect(rejection('OPTIONS', '/anything')).toEqual([200, '']);
   });
 });
