@@ -175,14 +175,16 @@ describe('write-ahead log: segments, snapshots and compaction', () => {
     const dir = tempDir();
     const options = { dir, segmentBytes: 1024, ...quiet };
     const { wal } = await WriteAheadLog.open(options);
-    await wal.save({ entries: entries(1, 6, 1) });
+    await wal.save({ entries: entries(1, 6, 1, 200) });
     await wal.saveSnapshot({ index: 6, term: 2, data: new Uint8Array([6]) });
-    await wal.save({ entries: entries(7, 8, 2) });
-    await wal.saveSnapshot({ index: 7, term: 2, data: new Uint8Array([7]) });
+    for (let i = 7; i <= 12; i++) await wal.save({ entries: entries(i, i, 2, 200) });
+    const segmentsBefore = wal.stats.segments;
+    await wal.saveSnapshot({ index: 10, term: 2, data: new Uint8Array([7]) });
+    expect(wal.stats.segments).toBeLessThan(segmentsBefore); // entry 10's segment is gone
     await wal.save({ hardState: { term: 2, vote: null, commit: 0 } });
     await wal.close();
     const { wal: again, recovered } = await WriteAheadLog.open(options);
-    expect(recovered.entries).toEqual(entries(8, 8, 2));
+    expect(recovered.entries).toEqual(entries(11, 12, 2, 200));
     await again.close();
   });
 
