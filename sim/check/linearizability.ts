@@ -84,11 +84,17 @@ function zobristKeys(count: number, seed: number): Int32Array {
 /**
  * Visited (linearized set, model state) pairs. A set is stored exactly, as the definite words between the first
  * non-full one (`lowWord`; all below are full) and the last non-zero one, plus every indeterminate word; the two
- * Zobrist hashes only make lookups fast.
+ * Zobrist hashes (of the definite part only) make lookups fast.
+ *
+ * A lookup also succeeds when a visited configuration has the same definite operations and state but used a
+ * subset of the current indeterminate ones: every completion open to the current configuration is open to that
+ * one (indeterminate operations are optional and block nothing), and that one has failed or is still being
+ * explored further up the stack.
  */
 class VisitedSet<S> {
+  /** Open addressing over groups: one group per (definite set, state). */
   private table: Int32Array = new Int32Array(1 << 12).fill(-1);
-  private count = 0;
+  private groups = 0;
   private hash1: Int32Array = new Int32Array(1 << 11);
   private hash2: Int32Array = new Int32Array(1 << 11);
   private stateHash: Int32Array = new Int32Array(1 << 11);
@@ -96,10 +102,16 @@ class VisitedSet<S> {
   private offset: Int32Array = new Int32Array(1 << 11);
   private length: Int32Array = new Int32Array(1 << 11);
   private readonly states: S[] = [];
+  /** Per group, pool offsets of the indeterminate sets visited with it: an antichain under inclusion. */
+  private readonly infoSets: number[][] = [];
   private pool: Uint32Array = new Uint32Array(1 << 12);
   private poolUsed = 0;
 
-  constructor(private readonly equal: (a: S, b: S) => boolean) {}
+  constructor(
+    private readonly equal: (a: S, b: S) => boolean,
+    private readonly defWords: number,
+    private readonly infoWords: number,
+  ) {}
 
   private slot(h1: number, sh: number): number {
     let h = Math.imul(h1 ^ Math.imul(sh, 0x27d4eb2d), 0x9e3779b1);
@@ -107,43 +119,70 @@ class VisitedSet<S> {
     return h & (this.table.length - 1);
   }
 
-  add(h1: number, h2: number, sh: number, state: S, bits: Uint32Array, lowWord: number, span: number, defWords: number, infoWords: number): boolean {
-    const mask = this.table.length - 1;
-    let i = this.slot(h1, sh);
-    for (let e = this.table[i]!; e !== -1; i = (i + 1) & mask, e = this.table[i]!) {
-      if (this.hash1[e] !== h1 || this.hash2[e] !== h2 || this.stateHash[e] !== sh || this.low[e] !== lowWord) continue;
-      if (this.length[e] !== span + infoWords) continue;
-      const off = this.offset[e]!;
-      let same = true;
-      for (let k = 0; k < span && same; k++) same = this.pool[off + k] === bits[lowWord + k];
-      for (let k = 0; k < infoWords && same; k++) same = this.pool[off + span + k] === bits[defWords + k];
-      if (same && this.equal(this.states[e]!, state)) return false;
-    }
-    const e = this.count++;
-    if (e === this.hash1.length) this.growEntries();
-    const len = span + infoWords;
-    if (this.poolUsed + len > this.pool.length) {
-      const bigger = new Uint32Array(Math.max(this.pool.length * 2, this.poolUsed + len));
+  private store(bits: Uint32Array, from: number, count: number): number {
+    if (this.poolUsed + count > this.pool.length) {
+      const bigger = new Uint32Array(Math.max(this.pool.length * 2, this.poolUsed + count));
       bigger.set(this.pool);
       this.pool = bigger;
     }
     const off = this.poolUsed;
-    for (let k = 0; k < span; k++) this.pool[off + k] = bits[lowWord + k]!;
-    for (let k = 0; k < infoWords; k++) this.pool[off + span + k] = bits[defWords + k]!;
-    this.poolUsed += len;
-    this.hash1[e] = h1;
-    this.hash2[e] = h2;
-    this.stateHash[e] = sh;
-    this.low[e] = lowWord;
-    this.offset[e] = off;
-    this.length[e] = len;
-    this.states[e] = state;
-    this.table[i] = e;
-    if (this.count * 2 > this.table.length) this.rehash();
+    for (let k = 0; k < count; k++) this.pool[off + k] = bits[from + k]!;
+    this.poolUsed += count;
+    return off;
+  }
+
+  /** Records the configuration; false when it (or one that dominates it) was visited before. */
+  add(h1: number, h2: number, sh: number, state: S, bits: Uint32Array, lowWord: number, span: number): boolean {
+    const mask = this.table.length - 1;
+    let i = this.slot(h1, sh);
+    let group = -1;
+    for (let g = this.table[i]!; g !== -1; i = (i + 1) & mask, g = this.table[i]!) {
+      if (this.hash1[g] !== h1 || this.hash2[g] !== h2 || this.stateHash[g] !== sh || this.low[g] !== lowWord || this.length[g] !== span) continue;
+      const off = this.offset[g]!;
+      let same = true;
+      for (let k = 0; k < span && same; k++) same = this.pool[off + k] === bits[lowWord + k];
+      if (same && this.equal(this.states[g]!, state)) {
+        group = g;
+        break;
+      }
+    }
+    const infoWords = this.infoWords;
+    const infoFrom = this.defWords;
+    if (group >= 0) {
+      if (infoWords === 0) return false;
+      const sets = this.infoSets[group]!;
+      for (const off of sets) {
+        let subset = true;
+        for (let k = 0; k < infoWords && subset; k++) subset = (this.pool[off + k]! & ~bits[infoFrom + k]!) === 0;
+        if (subset) return false;
+      }
+      // Sets that include the new one are dominated by it from now on.
+      let kept = 0;
+      for (const off of sets) {
+        let superset = true;
+        for (let k = 0; k < infoWords && superset; k++) superset = (bits[infoFrom + k]! & ~this.pool[off + k]!) === 0;
+        if (!superset) sets[kept++] = off;
+      }
+      sets.length = kept;
+      sets.push(this.store(bits, infoFrom, infoWords));
+      return true;
+    }
+    const g = this.groups++;
+    if (g === this.hash1.length) this.growGroups();
+    this.hash1[g] = h1;
+    this.hash2[g] = h2;
+    this.stateHash[g] = sh;
+    this.low[g] = lowWord;
+    this.length[g] = span;
+    this.offset[g] = this.store(bits, lowWord, span);
+    this.states[g] = state;
+    this.infoSets[g] = infoWords === 0 ? [] : [this.store(bits, infoFrom, infoWords)];
+    this.table[i] = g;
+    if (this.groups * 2 > this.table.length) this.rehash();
     return true;
   }
 
-  private growEntries(): void {
+  private growGroups(): void {
     const grow = (a: Int32Array): Int32Array => {
       const b = new Int32Array(a.length * 2);
       b.set(a);
@@ -160,10 +199,10 @@ class VisitedSet<S> {
   private rehash(): void {
     this.table = new Int32Array(this.table.length * 2).fill(-1);
     const mask = this.table.length - 1;
-    for (let e = 0; e < this.count; e++) {
-      let i = this.slot(this.hash1[e]!, this.stateHash[e]!);
+    for (let g = 0; g < this.groups; g++) {
+      let i = this.slot(this.hash1[g]!, this.stateHash[g]!);
       while (this.table[i] !== -1) i = (i + 1) & mask;
-      this.table[i] = e;
+      this.table[i] = g;
     }
   }
 }
@@ -287,9 +326,9 @@ function search<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budget: 
   const setBit = (op: number): void => {
     const w = wordOf[op]!;
     bits[w] = (bits[w]! | maskOf[op]!) >>> 0;
-    hash1 ^= zobrist1[op]!;
-    hash2 ^= zobrist2[op]!;
     if (w < defWords) {
+      hash1 ^= zobrist1[op]!;
+      hash2 ^= zobrist2[op]!;
       if (w > highWord) highWord = w;
       while (lowWord < defWords && bits[lowWord] === fullMask[lowWord]) lowWord++;
     }
@@ -297,19 +336,18 @@ function search<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budget: 
   const clearBit = (op: number): void => {
     const w = wordOf[op]!;
     bits[w] = (bits[w]! & ~maskOf[op]!) >>> 0;
-    hash1 ^= zobrist1[op]!;
-    hash2 ^= zobrist2[op]!;
     if (w < defWords) {
+      hash1 ^= zobrist1[op]!;
+      hash2 ^= zobrist2[op]!;
       if (w < lowWord) lowWord = w;
       while (highWord >= 0 && bits[highWord] === 0) highWord--;
     }
   };
 
   // The visited set, struct-of-arrays with open addressing: V8 allocates nothing per entry but the state.
-  const visited = new VisitedSet<S>(model.equal);
+  const visited = new VisitedSet<S>(model.equal, defWords, infoWords);
   /** Adds the current (linearized set, state); false if it was already explored. */
-  const remember = (state: S): boolean =>
-    visited.add(hash1, hash2, model.hash(state) | 0, state, bits, lowWord, highWord >= lowWord ? highWord - lowWord + 1 : 0, defWords, infoWords);
+  const remember = (state: S): boolean => visited.add(hash1, hash2, model.hash(state) | 0, state, bits, lowWord, highWord >= lowWord ? highWord - lowWord + 1 : 0);
 
   const stackOp = new Int32Array(n);
   const stackState: S[] = new Array(n);
@@ -321,43 +359,59 @@ function search<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budget: 
   let bestEntry = -1;
   let bestLinearized: number[] = [];
 
-  while (entry !== NO_ENTRY) {
-    if ((++steps & 0x3fff) === 0 && (steps >= budget.stepsLeft || performance.now() > budget.deadline)) {
-      budget.stepsLeft -= steps;
-      return { verdict: 'unknown', steps };
-    }
-    const op = entryOp[entry]!;
-    if (entryIsCall[entry]) {
-      if (rankedBefore[op]! <= rankedDone || ranks[op] === undefined) {
-        const after = model.step(state, inputs[op]!, outputs[op]!);
-        if (after !== undefined) {
-          setBit(op);
-          if (remember(after)) {
-            stackOp[depth] = op;
-            stackState[depth] = state;
-            stackRankedDone[depth] = rankedDone;
-            depth++;
-            state = after;
-            unlink(callEntry[op]!);
-            if (returnEntry[op] !== NO_ENTRY) unlink(returnEntry[op]!);
-            if (ranks[op] !== undefined) {
-              while (rankedDone < ranked.length && (bits[wordOf[ranked[rankedDone]!]!]! & maskOf[ranked[rankedDone]!]!) !== 0) {
-                rankedDone++;
-              }
-            }
-            entry = next[head]!;
-            continue;
-          }
-          clearBit(op);
-        }
+  // A read-only operation that the current state explains is linearized at once and never reconsidered at this
+  // point: any successful order that places it later stays valid with it moved here (it changes no state, and
+  // everything that had to precede it already has). So when such a "forced" step fails, its parent fails too.
+  const stackForced = new Uint8Array(n);
+  const readOnly = new Uint8Array(n);
+  for (let i = 0; i < n; i++) readOnly[i] = model.readOnly(inputs[i]!) ? 1 : 0;
+  let failed = false;
+
+  for (;;) {
+    if (!failed) {
+      if (entry === NO_ENTRY) break;
+      if ((++steps & 0x3fff) === 0 && (steps >= budget.stepsLeft || performance.now() > budget.deadline)) {
+        budget.stepsLeft -= steps;
+        return { verdict: 'unknown', steps };
       }
-      entry = next[entry]!;
-      continue;
-    }
-    // A return of an operation not linearized: every order from here has failed.
-    if (entry > bestEntry) {
-      bestEntry = entry;
-      bestLinearized = Array.from(stackOp.subarray(0, depth));
+      const op = entryOp[entry]!;
+      if (entryIsCall[entry]) {
+        if (rankedBefore[op]! <= rankedDone || ranks[op] === undefined) {
+          const after = model.step(state, inputs[op]!, outputs[op]!);
+          if (after !== undefined) {
+            const forced = readOnly[op] === 1 && model.equal(after, state);
+            setBit(op);
+            if (remember(after)) {
+              stackOp[depth] = op;
+              stackState[depth] = state;
+              stackRankedDone[depth] = rankedDone;
+              stackForced[depth] = forced ? 1 : 0;
+              depth++;
+              state = after;
+              unlink(callEntry[op]!);
+              if (returnEntry[op] !== NO_ENTRY) unlink(returnEntry[op]!);
+              if (ranks[op] !== undefined) {
+                while (rankedDone < ranked.length && (bits[wordOf[ranked[rankedDone]!]!]! & maskOf[ranked[rankedDone]!]!) !== 0) {
+                  rankedDone++;
+                }
+              }
+              entry = next[head]!;
+              continue;
+            }
+            clearBit(op);
+            // Already explored, and it failed (a success would have ended the search).
+            if (forced) failed = true;
+          }
+        }
+        if (!failed) entry = next[entry]!;
+        continue;
+      }
+      // A return of an operation not linearized: every order from here has failed.
+      if (entry > bestEntry) {
+        bestEntry = entry;
+        bestLinearized = Array.from(stackOp.subarray(0, depth));
+      }
+      failed = true;
     }
     if (depth === 0) {
       budget.stepsLeft -= steps;
@@ -370,6 +424,8 @@ function search<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budget: 
     clearBit(undone);
     if (returnEntry[undone] !== NO_ENTRY) relink(returnEntry[undone]!);
     relink(callEntry[undone]!);
+    if (stackForced[depth]) continue;
+    failed = false;
     entry = next[callEntry[undone]!]!;
   }
   budget.stepsLeft -= steps;

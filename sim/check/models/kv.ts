@@ -1,23 +1,31 @@
 // Porcupine's key/value store, one key per partition: get, put, append (string concatenation). A key never
-// written reads as the empty string.
+// written reads as the empty string. The state carries its own hash, extended incrementally on append, because
+// appended values grow long and the search hashes a state at every step.
 import type { KvInput, KvOutput } from '../history.ts';
 import { hashString, type Model } from '../model.ts';
 
-export const kvModel: Model<string, KvInput, KvOutput> = {
+export interface KvState {
+  value: string;
+  hash: number;
+}
+
+const EMPTY: KvState = { value: '', hash: hashString('') };
+
+export const kvModel: Model<KvState, KvInput, KvOutput> = {
   name: 'kv',
-  init: () => '',
+  init: () => EMPTY,
   step(state, input, output) {
     switch (input.f) {
       case 'get':
-        return output === null || output === state ? state : undefined;
+        return output === null || output === state.value ? state : undefined;
       case 'put':
-        return input.value;
+        return { value: input.value, hash: hashString(input.value) };
       case 'append':
-        return state + input.value;
+        return { value: state.value + input.value, hash: hashString(input.value, state.hash) };
     }
   },
-  equal: (a, b) => a === b,
-  hash: (state) => hashString(state),
+  equal: (a, b) => a === b || (a.hash === b.hash && a.value === b.value),
+  hash: (state) => state.hash,
   readOnly: (input) => input.f === 'get',
   describeOperation(input, output) {
     switch (input.f) {
@@ -29,5 +37,5 @@ export const kvModel: Model<string, KvInput, KvOutput> = {
         return `append(${JSON.stringify(input.value)})`;
     }
   },
-  describeState: (state) => JSON.stringify(state),
+  describeState: (state) => JSON.stringify(state.value),
 };

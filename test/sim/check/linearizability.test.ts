@@ -202,7 +202,7 @@ const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
       name: 'memo-ignores-state',
       description: 'the visited set forgets the model state, so two different states with one linearized set look the same',
       edits: [
-        { file: FILE, find: 'if (same && this.equal(this.states[e]!, state)) return false;', replace: 'if (same) return false;' },
+        { file: FILE, find: 'if (same && this.equal(this.states[g]!, state)) {', replace: 'if (same) {' },
         { file: FILE, find: 'visited.add(hash1, hash2, model.hash(state) | 0,', replace: 'visited.add(hash1, hash2, 0,' },
       ],
     },
@@ -226,3 +226,75 @@ describe('mutants of the linearizability checker are caught', () => {
     });
   }
 });
+
+// An oracle: the definition itself, by brute force over every order, for histories small enough to enumerate.
+function bruteForce<S, I, O>(model: { init(): S; step(s: S, i: I, o: O | null): S | undefined }, ops: Operation<I, O>[]): boolean {
+  const live = ops.filter((o) => o.outcome !== 'fail');
+  const definite = live.filter((o) => o.outcome === 'ok').length;
+  const done = new Set<number>();
+  const search = (state: S, definiteDone: number): boolean => {
+    if (definiteDone === definite) return true;
+    for (const o of live) {
+      if (done.has(o.id)) continue;
+      // Everything that returned before o was invoked must already have taken effect.
+      if (live.some((p) => p.outcome === 'ok' && !done.has(p.id) && p !== o && p.ret < o.call)) continue;
+      const next = model.step(state, o.input, o.outcome === 'ok' ? o.output : null);
+      if (next === undefined) continue;
+      done.add(o.id);
+      const ok = search(next, definiteDone + (o.outcome === 'ok' ? 1 : 0));
+      done.delete(o.id);
+      if (ok) return true;
+    }
+    return false;
+  };
+  return search(model.init(), 0);
+}
+
+const small = fc.array(
+  fc.record({
+    f: fc.constantFrom('read', 'write', 'cas'),
+    a: fc.nat(2),
+    b: fc.nat(2),
+    out: fc.oneof(fc.nat(2), fc.constant(-1), fc.boolean()),
+    call: fc.nat(40),
+    len: fc.nat(30),
+    outcome: fc.constantFrom('ok', 'ok', 'ok', 'info', 'fail'),
+  }),
+  { minLength: 1, maxLength: 7 },
+);
+
+describe('linearizability agrees with brute force on small arbitrary histories', () => {
+  it('register histories with random outputs (both verdicts occur)', () => {
+    const seen = { linearizable: 0, not: 0 };
+    fc.assert(oracleProperty(real, seen), { numRuns: 500 });
+    expect(seen.linearizable).toBeGreaterThan(20);
+    expect(seen.not).toBeGreaterThan(20);
+  });
+  it('a mutant whose dominance rule points the wrong way disagrees with the oracle', async () => {
+    const mutant: Mutant = {
+      name: 'dominance-reversed',
+      description: 'a configuration is pruned when one that used more indeterminate operations was visited',
+      edits: [{ file: FILE, find: 'subset = (this.pool[off + k]! & ~bits[infoFrom + k]!) === 0', replace: 'subset = (bits[infoFrom + k]! & ~this.pool[off + k]!) === 0' }],
+    };
+    const failed = await withMutant(mutant, FILE, (mod: Checker) => fc.check(oracleProperty(mod, { linearizable: 0, not: 0 }), { numRuns: 2000 }).failed, { dirs: ['sim/check'] });
+    expect(failed).toBe(true);
+  });
+});
+
+function oracleProperty(c: Checker, seen: { linearizable: number; not: number }) {
+  return fc.property(small, (raw) => {
+    const ops = raw.map((r, id): Operation<RegisterInput, RegisterOutput> => {
+      const input: RegisterInput = r.f === 'read' ? { f: 'read' } : r.f === 'write' ? { f: 'write', value: r.a } : { f: 'cas', from: r.a, to: r.b };
+      let output: RegisterOutput = true;
+      if (r.f === 'read') output = typeof r.out === 'number' ? (r.out < 0 ? 'nil' : r.out) : 'nil';
+      if (r.f === 'cas') output = typeof r.out === 'boolean' ? r.out : r.out > 0;
+      const outcome = r.outcome as 'ok' | 'info' | 'fail';
+      // Each operation its own client, so any overlap is possible.
+      return { id, client: id, key: '', input, output: outcome === 'ok' ? output : null, outcome, call: r.call, ret: r.call + r.len };
+    });
+    const expected = bruteForce(registerModel, ops);
+    if (expected) seen.linearizable++;
+    else seen.not++;
+    return (c.checkLinearizability(registerModel, ops).verdict === 'linearizable') === expected;
+  });
+}
