@@ -361,8 +361,25 @@ function commitTo(state: RaftState, index: number): void {
     state.readsAwaitingCommit = [];
     for (const read of waiting) leaderRead(state, read.context, read.from);
   }
-  // A leader that removed itself manages the cluster until the removal commits, then steps aside.
-  if (!isVoter(state, state.id) && state.commit >= state.membershipIndex) becomeFollower(state, state.term, null);
+  // A leader that removed itself manages the cluster until the removal commits, then steps aside: it tells
+  // everyone the new commit index and hands the most up-to-date voter a TimeoutNow so no election timeout
+  // passes without a leader.
+  if (!isVoter(state, state.id) && state.commit >= state.membershipIndex) stepAsideAfterRemoval(state);
+}
+
+function stepAsideAfterRemoval(state: RaftState): void {
+  broadcastAppend(state);
+  let successor: NodeId | null = null;
+  let best = -1;
+  for (const voter of state.membership.voters) {
+    const match = state.progress[voter]?.match ?? 0;
+    if (match > best) {
+      best = match;
+      successor = voter;
+    }
+  }
+  if (successor !== null && best === lastLogIndex(state)) sendTimeoutNow(state, successor);
+  becomeFollower(state, state.term, null);
 }
 
 // ----------------------------------------------------------------------------------------- role changes

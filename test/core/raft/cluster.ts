@@ -1,7 +1,7 @@
 // A small deterministic cluster for the unit and interaction tests: nodes of the core, a disk per node that
 // follows the persistence contract, and a network the test moves by hand (deliver, drop, partition).
 // (The property suites have their own randomized harness in harness.ts.)
-import { createNode, restartNode, step } from '../../../core/raft/index.ts';
+import * as realCore from '../../../core/raft/index.ts';
 import type {
   Entry,
   Message,
@@ -47,6 +47,14 @@ export interface ClusterOptions {
   raft?: Omit<RaftOptions, 'id'>;
   /** When false, persists stay unsynced until `sync(id)`; messages waiting on them are held. Default true. */
   autoSync?: boolean;
+  /** The core to drive (a mutated copy in mutant tests); the real one by default. */
+  core?: RaftCore;
+}
+
+export interface RaftCore {
+  createNode: typeof realCore.createNode;
+  restartNode: typeof realCore.restartNode;
+  step: typeof realCore.step;
 }
 
 /** One line per observable effect of a step; the interaction tests print these. */
@@ -86,13 +94,16 @@ export class Cluster {
   /** Nesting of effects: what a delivered message causes is printed under it. */
   private depth = 0;
 
+  readonly core: RaftCore;
+
   constructor(options: ClusterOptions) {
     this.autoSync = options.autoSync ?? true;
+    this.core = options.core ?? realCore;
     const all = [...options.voters, ...(options.learners ?? []), ...(options.joiners ?? [])];
     for (const id of all) {
       const raftOptions: RaftOptions = { seed: 1, ...options.raft, id };
       const joining = options.joiners?.includes(id) ?? false;
-      const state = createNode(raftOptions, joining ? { voters: [] } : { voters: options.voters, learners: options.learners ?? [] });
+      const state = this.core.createNode(raftOptions, joining ? { voters: [] } : { voters: options.voters, learners: options.learners ?? [] });
       this.nodes[id] = {
         id,
         options: raftOptions,
@@ -131,7 +142,7 @@ export class Cluster {
   step(id: NodeId, input: RaftInput): Ready {
     const node = this.node(id);
     if (node.crashed) throw new Error(`node ${id} is down`);
-    const ready = step(node.state, input);
+    const ready = this.core.step(node.state, input);
     this.handleReady(node, ready);
     return ready;
   }
@@ -166,7 +177,7 @@ export class Cluster {
         node.appliedIndex = entry.index;
       }
       const last = node.appliedIndex;
-      const applied = step(node.state, { type: 'applied', index: last });
+      const applied = this.core.step(node.state, { type: 'applied', index: last });
       if (applied.messages.length > 0 || applied.persist !== null) throw new Error('applied produced output');
     }
     for (const read of ready.readStates) {
@@ -287,7 +298,7 @@ export class Cluster {
   restart(id: NodeId): void {
     const node = this.node(id);
     const durable = structuredClone(node.disk.durable);
-    node.state = restartNode(node.options, durable);
+    node.state = this.core.restartNode(node.options, durable);
     node.crashed = false;
     node.applied = [];
     node.appliedIndex = durable.snapshot?.index ?? 0;

@@ -6,7 +6,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Cluster, formatEntry } from './cluster.ts';
+import { Cluster, formatEntry, type RaftCore } from './cluster.ts';
+import { withMutant } from '../../../sim/mutants/mutate.ts';
 import { lastLogIndex } from '../../../core/raft/index.ts';
 import type { ConfChangeType, Message, RaftOptions } from '../../../core/raft/index.ts';
 
@@ -61,7 +62,7 @@ const optionKeys: Record<string, keyof RaftOptions> = {
 };
 
 /** Runs one command and returns its output lines. */
-function runCommand(state: { cluster: Cluster | null }, words: string[]): string[] {
+function runCommand(state: { cluster: Cluster | null; core: RaftCore | undefined }, words: string[]): string[] {
   const [command, ...args] = words as [string, ...string[]];
   if (command === 'cluster') {
     const kv = parseKeyValues(args);
@@ -79,6 +80,7 @@ function runCommand(state: { cluster: Cluster | null }, words: string[]): string
       joiners: list('joiners'),
       raft: raft as Omit<RaftOptions, 'id'>,
       autoSync: kv.sync !== 'manual',
+      ...(state.core === undefined ? {} : { core: state.core }),
     });
     return [];
   }
@@ -95,7 +97,7 @@ function runCommand(state: { cluster: Cluster | null }, words: string[]): string
       break;
     case 'tick':
       need(2);
-      c.tick(id!, number(args[1], 'tick ms'));
+      c.tick(id!, number(args[1], 'tick ms'), args[2] === undefined ? undefined : number(args[2], 'tick step ms'));
       break;
     case 'tick-all':
       need(1);
@@ -194,8 +196,8 @@ function runCommand(state: { cluster: Cluster | null }, words: string[]): string
 }
 
 /** Runs a whole script and returns it with every command's output regenerated. */
-function runScript(text: string): string {
-  const state: { cluster: Cluster | null } = { cluster: null };
+function runScript(text: string, core?: RaftCore): string {
+  const state: { cluster: Cluster | null; core: RaftCore | undefined } = { cluster: null, core };
   const out: string[] = [];
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
@@ -226,6 +228,56 @@ describe('interaction scripts', () => {
       const actual = runScript(expected);
       if (rewrite) writeFileSync(path, actual);
       else expect(actual).toBe(expected);
+    });
+  }
+});
+
+describe('the interaction runner can fail', () => {
+  it('reports a changed expectation', () => {
+    const path = join(dir, 'election.txt');
+    const expected = readFileSync(path, 'utf8');
+    const tampered = expected.replace('send 2->1 vote-response term=2 pre granted', 'send 2->1 vote-response term=2 pre refused');
+    expect(tampered).not.toBe(expected);
+    expect(runScript(tampered)).not.toBe(tampered);
+  });
+
+  it('refuses a malformed script with the line number', () => {
+    expect(() => runScript('cluster voters=1,2\nfrobnicate 1\n')).toThrow('line 2: unknown command frobnicate');
+    expect(() => runScript('tick 1 100\n')).toThrow('line 1: the first command must be `cluster`');
+  });
+
+  // Each mutant breaks one rule the scripts pin down; the script covering that rule must then differ.
+  const mutants = [
+    {
+      name: 'interaction-no-commit-rule',
+      script: 'figure8.txt',
+      description: 'the leader commits by counting replicas of any term (Figure 8)',
+      edits: [{ file: 'core/raft/node.ts', find: 'if (candidate <= state.commit || logTerm(state, candidate) !== state.term) return false;', replace: 'if (candidate <= state.commit) return false;' }],
+    },
+    {
+      name: 'interaction-no-hint',
+      script: 'replication.txt',
+      description: 'the leader ignores the rejection hint and steps back one entry at a time',
+      edits: [{ file: 'core/raft/node.ts', find: 'pr.next = Math.max(Math.min(m.index, hinted + 1), pr.match + 1);', replace: 'pr.next = Math.max(m.index, pr.match + 1);' }],
+    },
+    {
+      name: 'interaction-no-lease',
+      script: 'checkquorum.txt',
+      description: 'followers with a live leader grant votes anyway (no leader stickiness)',
+      edits: [{ file: 'core/raft/node.ts', find: 'if (inLease && !m.transfer) return;', replace: 'void inLease;' }],
+    },
+    {
+      name: 'interaction-read-before-commit',
+      script: 'read-index.txt',
+      description: 'a new leader serves reads before committing an entry of its term',
+      edits: [{ file: 'core/raft/node.ts', find: '  if (state.commit < state.leaderStartIndex) {\n    state.readsAwaitingCommit.push', replace: '  if (false) {\n    state.readsAwaitingCommit.push' }],
+    },
+  ];
+  for (const mutant of mutants) {
+    it(`${mutant.script} catches mutant ${mutant.name}: ${mutant.description}`, async () => {
+      const expected = readFileSync(join(dir, mutant.script), 'utf8');
+      const actual = await withMutant<RaftCore, string>(mutant, 'core/raft/index.ts', (core) => runScript(expected, core));
+      expect(actual).not.toBe(expected);
     });
   }
 });
