@@ -20,6 +20,8 @@ export type Op =
   | { op: 'delete'; path: string; dir: boolean; recursive: boolean }
   | { op: 'get'; path: string }
   | { op: 'refresh'; path: string; ttl: number }
+  | { op: 'post'; path: string; value: string }
+  | { op: 'watch'; path: string; recursive: boolean }
   | { op: 'expire' };
 
 export interface TimedOp {
@@ -28,9 +30,10 @@ export interface TimedOp {
 }
 
 const NAMES = ['a', 'b', '_h'];
-const pathArb = fc
-  .array(fc.constantFrom(...NAMES), { minLength: 0, maxLength: 3 })
-  .map((parts) => '/' + parts.join('/'));
+const pathArb = fc.oneof(
+  { weight: 1, arbitrary: fc.constant('/') },
+  { weight: 12, arbitrary: fc.array(fc.constantFrom(...NAMES), { minLength: 1, maxLength: 3 }).map((parts) => '/' + parts.join('/')) },
+);
 const valueArb = fc.constantFrom('x', 'y', '');
 const ttlArb = fc.constantFrom<number | null>(null, null, 0, 1, 2, 5);
 const prevIndexArb = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 12 }));
@@ -50,10 +53,12 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('delete' as const), path: pathArb, dir: fc.boolean(), recursive: fc.boolean() }),
   fc.record({ op: fc.constant('get' as const), path: pathArb }),
   fc.record({ op: fc.constant('refresh' as const), path: pathArb, ttl: fc.constantFrom(1, 2, 5) }),
+  fc.record({ op: fc.constant('post' as const), path: pathArb, value: valueArb }),
+  fc.record({ op: fc.constant('watch' as const), path: pathArb, recursive: fc.boolean() }),
   fc.constant({ op: 'expire' as const }),
 );
 
-export const timedOpsArb = fc.array(fc.record({ dtMs: fc.integer({ min: 0, max: 2500 }), op: opArb }), { minLength: 1, maxLength: 40 });
+export const timedOpsArb = fc.array(fc.record({ dtMs: fc.integer({ min: 0, max: 2500 }), op: opArb }), { minLength: 1, maxLength: 80, size: 'large' });
 
 function request(method: KeysRequest['method'], path: string, fields: Partial<KeysRequest>): KeysRequest {
   return {
@@ -99,6 +104,10 @@ export function commandOf(op: Op, timeMs: number): KvCommand {
       return req(request('GET', op.path, {}));
     case 'refresh':
       return req(request('PUT', op.path, { prevExist: true, refresh: true, ttlSeconds: op.ttl }));
+    case 'post':
+      return req(request('POST', op.path, { value: op.value }));
+    case 'watch':
+      throw new Error('a watch is registered with watch(), never logged as a command');
     case 'expire':
       return { kind: 'expire', timeMs };
   }
@@ -122,9 +131,49 @@ export type Expected =
 
 const describeNode = (n: MNode): string => `${n.dir ? 'dir' : 'key:' + n.value}@${n.created}/${n.modified}`;
 
+/** A change the model made, as watches see it: the key, and every path its removal took away. */
+interface ModelChange {
+  key: string;
+  removed: string[];
+  refresh: boolean;
+}
+
+interface ModelWatch {
+  id: number;
+  key: string;
+  recursive: boolean;
+}
+
 export class Model {
   nodes = new Map<string, MNode>([['/', { dir: true, value: '', created: 0, modified: 0, expireAt: null }]]);
   index = 0;
+  changes: ModelChange[] = [];
+  watches: ModelWatch[] = [];
+  nextWatchId = 1;
+
+  /** Registers a watch from the next index; the history never holds a match for it yet. */
+  watch(key: string, recursive: boolean): { kind: 'registered'; watchId: number; startIndex: number } {
+    const id = this.nextWatchId++;
+    this.watches.push({ id, key, recursive });
+    return { kind: 'registered', watchId: id, startIndex: this.index };
+  }
+
+  /** The watches the changes since the last call satisfy (each fires once and is gone), sorted by id. */
+  fired(): number[] {
+    const out: number[] = [];
+    for (const c of this.changes) {
+      if (c.refresh) continue;
+      this.watches = this.watches.filter((w) => {
+        const under = w.key === '/' ? c.key.slice(1) : c.key.startsWith(w.key + '/') ? c.key.slice(w.key.length + 1) : null;
+        const visible = under !== null && !under.split('/').some((part) => part.startsWith('_'));
+        const hit = w.key === c.key || c.removed.includes(w.key) || (w.recursive && visible);
+        if (hit) out.push(w.id);
+        return !hit;
+      });
+    }
+    this.changes = [];
+    return out.sort((a, b) => a - b);
+  }
 
   private prefixes(path: string): string[] {
     const parts = path.split('/').filter((p) => p !== '');
@@ -150,9 +199,20 @@ export class Model {
     return [...this.nodes.keys()].filter((k) => k !== '/' && k.startsWith(prefix) && !k.slice(prefix.length).includes('/'));
   }
 
-  private removeTree(path: string): void {
+  private removeTree(path: string): string[] {
     const prefix = path + '/';
-    for (const k of [...this.nodes.keys()]) if (k === path || k.startsWith(prefix)) this.nodes.delete(k);
+    const removed: string[] = [];
+    for (const k of [...this.nodes.keys()]) {
+      if (k === path || k.startsWith(prefix)) {
+        this.nodes.delete(k);
+        removed.push(k);
+      }
+    }
+    return removed;
+  }
+
+  private changed(key: string, removed: string[] = [], refresh = false): void {
+    this.changes.push({ key, removed, refresh });
   }
 
   private ok(action: string, key: string, n: MNode, modified: number, prev: MNode | null, children: string[] | null = null): Expected {
@@ -208,17 +268,24 @@ export class Model {
         const existing = this.nodes.get(op.path) ?? null;
         if (existing?.dir) return [this.err(102, op.path)];
         const n = this.place(op.path, op.op === 'mkdir', op.op === 'set' ? op.value : '', expiry(op.ttl));
+        this.changed(op.path);
         return [this.ok('set', op.path, n, n.modified, existing)];
       }
-      case 'create': {
-        if (op.path === '/') return [this.err(107, '/')];
-        for (const p of this.prefixes(op.path).slice(0, -1)) {
+      case 'create':
+      case 'post': {
+        // POST names the new key by the index it is created at, zero-padded to 20 digits.
+        const name = String(this.index + 1).padStart(20, '0');
+        const path = op.op === 'create' ? op.path : op.path === '/' ? '/' + name : op.path + '/' + name;
+        const dir = op.op === 'create' && op.dir;
+        if (path === '/') return [this.err(107, '/')];
+        for (const p of this.prefixes(path).slice(0, -1)) {
           const n = this.nodes.get(p);
           if (n && !n.dir) return [this.err(104, p)];
         }
-        if (this.nodes.has(op.path)) return [this.err(105, op.path)];
-        const n = this.place(op.path, op.dir, op.value, expiry(op.ttl));
-        return [this.ok('create', op.path, n, n.modified, null)];
+        if (this.nodes.has(path)) return [this.err(105, path)];
+        const n = this.place(path, dir, op.value, op.op === 'create' ? expiry(op.ttl) : null);
+        this.changed(path);
+        return [this.ok('create', path, n, n.modified, null)];
       }
       case 'update':
       case 'refresh': {
@@ -235,6 +302,7 @@ export class Model {
           n.modified = this.index;
         }
         n.expireAt = expiry(op.ttl);
+        this.changed(op.path, [], op.op === 'refresh');
         return [this.ok('update', op.path, n, this.index, prev)];
       }
       case 'cas': {
@@ -250,6 +318,7 @@ export class Model {
         n.value = op.value;
         n.modified = this.index;
         n.expireAt = expiry(op.ttl);
+        this.changed(op.path);
         return [this.ok('compareAndSwap', op.path, n, this.index, prev)];
       }
       case 'cad': {
@@ -260,7 +329,7 @@ export class Model {
         const cause = this.compare(n, op.prevValue, op.prevIndex);
         if (cause !== null) return [this.err(101, cause)];
         this.index++;
-        this.removeTree(op.path);
+        this.changed(op.path, this.removeTree(op.path));
         return [this.ok('compareAndDelete', op.path, n, this.index, n)];
       }
       case 'delete': {
@@ -271,9 +340,11 @@ export class Model {
         if (n.dir && !op.dir && !op.recursive) return [this.err(102, op.path)];
         if (n.dir && !op.recursive && this.childrenOf(op.path).length > 0) return [this.err(108, op.path)];
         this.index++;
-        this.removeTree(op.path);
+        this.changed(op.path, this.removeTree(op.path));
         return [this.ok('delete', op.path, n, this.index, n)];
       }
+      case 'watch':
+        return [];
       case 'expire': {
         const due = [...this.nodes.entries()]
           .filter(([, n]) => n.expireAt !== null && n.expireAt <= t)
@@ -282,7 +353,7 @@ export class Model {
         for (const [path, n] of due) {
           if (this.nodes.get(path) !== n) continue;
           this.index++;
-          this.removeTree(path);
+          this.changed(path, this.removeTree(path));
           out.push(this.ok('expire', path, n, this.index, n));
         }
         return out;
@@ -346,12 +417,16 @@ export function checkAgainstModel(kv: KvModule, ops: TimedOp[]): void {
   let t = T0;
   ops.forEach(({ dtMs, op }, step) => {
     t += dtMs;
+    const where = `step ${step} (${JSON.stringify(op)} at +${t - T0}ms)`;
+    if (op.op === 'watch') {
+      assertEqual(kv.watch(store, op.path, op.recursive, false, 0), model.watch(op.path, op.recursive), `watch at ${where}`);
+      return;
+    }
     const outcome = kv.applyCommand(store, commandOf(op, t));
-    // A refresh through PUT prevExist=true is an update whose event is marked as a refresh.
     const got = outcome.result === null ? outcome.expired.map((e) => observe({ ok: true, event: e })) : [observe(outcome.result)];
     const want = model.apply(op, t);
-    const where = `step ${step} (${JSON.stringify(op)} at +${t - T0}ms)`;
     assertEqual(got, want, `reply at ${where}`);
+    assertEqual(outcome.deliveries.map((d) => d.watchId).sort((a, b) => a - b), model.fired(), `watches fired at ${where}`);
     assertEqual(store.index, model.index, `index at ${where}`);
     assertEqual(storeSnapshot(store), model.snapshot(), `state at ${where}`);
     assertEqual(kv.hasTtlKeys(store), model.hasTtl(), `hasTtlKeys at ${where}`);
@@ -375,6 +450,10 @@ export function checkReplicasAgree(kv: KvModule, ops: TimedOp[], forkAt: number)
   ops.forEach(({ dtMs, op }, step) => {
     if (step === forkAt) b = kv.decodeStore(kv.encodeStore(a));
     t += dtMs;
+    if (op.op === 'watch') {
+      assertEqual(kv.watch(a, op.path, op.recursive, op.recursive, 0), kv.watch(b, op.path, op.recursive, op.recursive, 0), `watch at step ${step}`);
+      return;
+    }
     const cmd = commandOf(op, t);
     const outA = kv.applyCommand(a, cmd);
     const outB = kv.applyCommand(b, cmd);

@@ -9,7 +9,7 @@ import { checkAgainstModel, checkReplicasAgree, timedOpsArb, type KvModule } fro
 // replies or state, by the reference-model property as well.
 const cases: Array<[Mutant, string, 'model' | 'replicas' | null]> = [
   [kvMutants.casIgnoresPrevIndex, 'compare-and-swap honours prevIndex', 'model'],
-  [kvMutants.refreshWakesWatchers, 'a refresh wakes no watcher', null],
+  [kvMutants.refreshWakesWatchers, 'a refresh wakes no watcher', 'model'],
   [kvMutants.hiddenKeysListed, 'listings leave out hidden names', 'model'],
   [kvMutants.expiryIgnoresCommandTime, 'expiry is decided by the time the tick carries', 'model'],
   [kvMutants.recursiveDeleteLeavesChildren, 'a recursive delete takes the whole subtree with it', 'model'],
@@ -20,7 +20,7 @@ function propertyFails(kv: KvModule, which: 'model' | 'replicas'): boolean {
   try {
     const params = { numRuns: 300, seed: 42 };
     if (which === 'model') fc.assert(fc.property(timedOpsArb, (ops) => checkAgainstModel(kv, ops)), params);
-    else fc.assert(fc.property(timedOpsArb, fc.nat(40), (ops, forkAt) => checkReplicasAgree(kv, ops, forkAt)), params);
+    else fc.assert(fc.property(timedOpsArb, fc.nat(80), (ops, forkAt) => checkReplicasAgree(kv, ops, forkAt)), params);
     return false;
   } catch {
     return true;

@@ -16,7 +16,7 @@ describe('kv store properties', () => {
 
   it('two replicas applying the same commands (one forked from a checkpoint) agree byte for byte', () => {
     fc.assert(
-      fc.property(timedOpsArb, fc.nat(40), (ops, forkAt) => {
+      fc.property(timedOpsArb, fc.nat(80), (ops, forkAt) => {
         checkReplicasAgree(kv, ops, forkAt);
       }),
       { numRuns: 300 },
