@@ -79,6 +79,10 @@ export type Action =
   | { kind: 'tick'; node: number; ms: number }
   | { kind: 'clock-jump-back'; node: number; ms: number }
   | { kind: 'deliver'; pick: number }
+  /** One pass over the messages in flight now: each is delivered once (or dropped by a partition). */
+  | { kind: 'deliver-all' }
+  /** Sync every node and deliver every message until the network is quiet, with no time passing. */
+  | { kind: 'settle' }
   | { kind: 'drop'; pick: number }
   | { kind: 'duplicate'; pick: number }
   | { kind: 'sync'; node: number }
@@ -92,9 +96,11 @@ export type Action =
   | { kind: 'conf'; node: number; change: ConfChangeType; target: number }
   | { kind: 'transfer'; node: number; target: number }
   | { kind: 'compact'; node: number }
-  /** `rounds` rounds of: every node's clock advances by a jittered step and ticks, then every write is synced
-   * and every message delivered in a shuffled order, until the network is quiet. */
-  | { kind: 'run'; rounds: number; seed: number };
+  /** `rounds` rounds of: every node's clock advances by a jittered step and ticks, then writes are synced and
+   * messages delivered in a shuffled order until the network is quiet. Below 100, `reliability` is the percent
+   * chance that each message is delivered (else it stays in flight, delayed) and each node syncs, per pass:
+   * acknowledgements race crashes and stale messages arrive late. */
+  | { kind: 'run'; rounds: number; seed: number; reliability: number };
 
 export interface ActionWeights {
   faults: number;
@@ -112,10 +118,20 @@ export function actionArbitrary(weights: Partial<ActionWeights> = {}): fc.Arbitr
   const node = fc.nat({ max: 7 });
   const pick = fc.nat({ max: 63 });
   const choices: Array<{ weight: number; arbitrary: fc.Arbitrary<Action> }> = [
-    { weight: 6, arbitrary: fc.record({ kind: fc.constant('run' as const), rounds: fc.integer({ min: 1, max: 10 }), seed: fc.nat() }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant('run' as const),
+        rounds: fc.integer({ min: 1, max: 10 }),
+        seed: fc.nat(),
+        reliability: fc.constantFrom(100, 100, 60, 30),
+      }),
+    },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('tick' as const), node, ms: fc.integer({ min: 1, max: 250 }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('campaign' as const), node }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'deliver-all' as const }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'settle' as const }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('sync' as const), node }) },
   ];
   if (w.faults > 0) {
@@ -160,6 +176,8 @@ export interface Scenario {
   seed: number;
   preVote: boolean;
   checkQuorum: boolean;
+  /** maxEntriesPerMessage: 1 makes a follower acknowledge an old-term entry without the entries after it. */
+  maxEntries: number;
   actions: Action[];
 }
 
@@ -179,6 +197,7 @@ export function scenarioArbitrary(shape: ScenarioShape = {}): fc.Arbitrary<Scena
     seed: fc.nat(),
     preVote: fc.boolean(),
     checkQuorum: fc.boolean(),
+    maxEntries: fc.constantFrom(1, 3),
     // 'medium' lets schedules reach their maximum length; fast-check's default favours very short arrays.
     actions: fc.array(actionArbitrary(shape.weights), { minLength: 1, maxLength: shape.maxActions ?? 30, size: 'medium' }),
   }).map((s) => ({ ...s, size: s.voters + spares }));
@@ -369,6 +388,14 @@ export class Cluster {
       case 'deliver':
         if (this.pool.length > 0) this.deliver(this.pool.splice(action.pick % this.pool.length, 1)[0]);
         return;
+      case 'deliver-all': {
+        const batch = this.pool;
+        this.pool = [];
+        for (const m of batch) this.deliver(m);
+        return;
+      }
+      case 'settle':
+        return this.flush();
       case 'drop':
         if (this.pool.length > 0) this.pool.splice(action.pick % this.pool.length, 1);
         return;
@@ -409,7 +436,7 @@ export class Cluster {
       case 'compact':
         return this.compact(this.node(action.node));
       case 'run':
-        return this.run(action.rounds, action.seed);
+        return this.run(action.rounds, action.seed, action.reliability);
     }
   }
 
@@ -494,19 +521,21 @@ export class Cluster {
     this.input(node, { type: 'persisted', index, term });
   }
 
-  private run(rounds: number, seed: number): void {
+  private run(rounds: number, seed: number, reliability = 100): void {
     const rng = seedrandom(String(seed));
     for (let r = 0; r < rounds; r++) {
       // Each clock advances by its own jittered amount: per-node clock rates differ round to round.
       for (const node of this.nodes) this.tick(node, Math.max(1, Math.round(ROUND_MS * (0.5 + rng()))));
-      this.flush(rng);
+      this.flush(rng, reliability);
     }
   }
 
-  /** Syncs every node and delivers every message (shuffled when `rng` is given) until the network is quiet. */
-  flush(rng?: () => number): void {
+  /** Syncs every node and delivers every message (shuffled when `rng` is given) until the network is quiet;
+   * with `reliability` below 100, each sync and delivery happens only with that chance per pass. */
+  flush(rng?: () => number, reliability = 100): void {
+    const happens = (): boolean => reliability >= 100 || !rng || rng() * 100 < reliability;
     for (let i = 0; i < FLUSH_LIMIT; i++) {
-      for (const node of this.nodes) this.sync(node);
+      for (const node of this.nodes) if (happens()) this.sync(node);
       if (this.pool.length === 0) return;
       const batch = this.pool;
       this.pool = [];
@@ -516,7 +545,11 @@ export class Cluster {
           [batch[j], batch[k]] = [batch[k], batch[j]];
         }
       }
-      for (const m of batch) this.deliver(m);
+      for (const m of batch) {
+        if (happens()) this.deliver(m);
+        else this.pool.push(m);
+      }
+      if (reliability < 100 && this.pool.length >= batch.length) return;
     }
   }
 
@@ -580,7 +613,7 @@ export class Cluster {
       if (atIndex.get(index) !== payload) {
         this.fail(
           'acknowledged-writes-survive',
-          `write ${payload} was acknowledged at index ${index} but leader ${leader.id} (term ${leader.term}) applied ${atIndex.get(index) ?? 'nothing'} there`,
+          `write ${payload} was acknowledged at index ${index} but leader ${leader.id} (term ${leader.term}) applied ${atIndex.get(index) ?? 'no write'} there`,
         );
       }
     }
@@ -604,7 +637,8 @@ export class Cluster {
     for (let i = to; i >= from; i--) {
       const ea = la.entries[i - la.snapshotIndex - 1];
       const eb = lb.entries[i - lb.snapshotIndex - 1];
-      if (fingerprint(ea) !== fingerprint(eb)) firstDifference = i;
+      // Entries usually travel by reference in-process, so identity settles most comparisons cheaply.
+      if (ea !== eb && fingerprint(ea) !== fingerprint(eb)) firstDifference = i;
     }
     // Any entry of equal term at or above the lowest difference means equal (index, term) with unequal prefixes.
     if (firstDifference === 0) return;
@@ -691,7 +725,12 @@ export class Cluster {
     }
     node.commitSeen = Math.max(node.commitSeen, commit);
 
-    if (ready.persist) node.pending.push(ready.persist);
+    if (ready.persist) {
+      node.pending.push(ready.persist);
+      if ((ready.persist.entries.length > 0 || ready.persist.snapshot) && this.checks.has('log-matching')) {
+        for (const other of this.nodes) if (other !== node && other.state) this.compareLogs(node, other);
+      }
+    }
 
     if (ready.applySnapshot) node.app = decodeApp(ready.applySnapshot);
     if (ready.committed.length > 0) {
@@ -838,6 +877,9 @@ export interface RaftProperty {
   /** What the property claims, for test titles and reports. */
   claim: string;
   arbitrary: fc.Arbitrary<Scenario>;
+  /** Hand-written schedules run before the generated ones: the textbook counterexamples (Figure 8, Ongaro's
+   * membership bug...) that random schedules reach only rarely. */
+  examples?: Scenario[];
   /** Runs one scenario against `core`; throws a Violation when the property fails. */
   run(core: RaftCore, scenario: Scenario): void;
 }
@@ -850,7 +892,7 @@ export function runScenario(core: RaftCore, scenario: Scenario, checks: readonly
     size: scenario.size,
     voters: scenario.voters,
     seed: scenario.seed,
-    raft: { preVote: scenario.preVote, checkQuorum: scenario.checkQuorum },
+    raft: { preVote: scenario.preVote, checkQuorum: scenario.checkQuorum, maxEntriesPerMessage: scenario.maxEntries },
     checks,
   });
   cluster.warmUp(scenario.seed);
@@ -867,10 +909,153 @@ export function runScenario(core: RaftCore, scenario: Scenario, checks: readonly
   return cluster;
 }
 
-function safetyProperty(name: InvariantName, claim: string, shape: ScenarioShape = {}): RaftProperty {
+// ---------------------------------------------------------------------------------- textbook schedules
+// Node numbers are 0-based (0 is n1); a partition's `sideA` is a bit mask of nodes. Elections are forced with
+// `campaign` and messages moved one pass at a time, so each schedule pins one known interleaving.
+
+const step = {
+  campaign: (node: number): Action => ({ kind: 'campaign', node }),
+  sync: (...nodes: number[]): Action[] => nodes.map((node) => ({ kind: 'sync', node })),
+  pass: { kind: 'deliver-all' } as Action,
+  settle: { kind: 'settle' } as Action,
+  crash: (node: number): Action => ({ kind: 'crash', node, keepUnsynced: 0 }),
+  restart: (node: number): Action => ({ kind: 'restart', node }),
+  cut: (sideA: number): Action => ({ kind: 'partition', sideA, oneWay: false }),
+  cutOutgoing: (sideA: number): Action => ({ kind: 'partition', sideA, oneWay: true }),
+  /** `node` campaigns; its vote requests go out, `voters` answer, the answers come back. */
+  election: (node: number, voters: number[]): Action[] => [
+    { kind: 'campaign', node },
+    { kind: 'sync', node },
+    { kind: 'deliver-all' },
+    ...voters.map((v): Action => ({ kind: 'sync', node: v })),
+    { kind: 'deliver-all' },
+  ],
+};
+
+function textbook(voters: number, size: number, maxEntries: number, actions: Action[]): Scenario {
+  return { voters, size, seed: 1, preVote: false, checkQuorum: false, maxEntries, actions };
+}
+
+/** Figure 8 of the Raft paper: n1 (term a) leaves X on n1,n2; n5 wins term b with n3,n4 and writes its own
+ * entry at X's index, unreplicated; n1 comes back, wins a later term and copies X to n3, n4 one entry at a
+ * time (maxEntriesPerMessage 1). A quorum now holds X, but X is of an old term: committing it by counting is
+ * wrong, because n5 can still win (its last term b beats X's term a) and overwrite it. */
+export const FIGURE_8: Scenario = textbook(5, 5, 1, [
+  step.campaign(0),
+  step.settle,
+  step.cut(0b00011),
+  { kind: 'propose', node: 0, count: 1 },
+  step.settle,
+  step.crash(0),
+  ...step.election(4, [2, 3]),
+  step.cut(0b10000),
+  ...step.sync(4),
+  step.pass,
+  step.restart(0),
+  ...step.election(0, [1, 2, 3]),
+  ...step.election(0, [1, 2, 3]),
+  ...step.sync(0),
+  step.pass,
+  ...step.sync(1, 2, 3),
+  step.pass,
+  step.pass,
+  ...step.sync(1, 2, 3),
+  step.pass,
+  step.crash(0),
+  step.cut(0b00001),
+  step.pass,
+  { kind: 'tick', node: 4, ms: ROUND_MS },
+  step.pass,
+  step.pass,
+  ...step.election(4, [1, 2, 3]),
+  step.settle,
+]);
+
+/** n1 leads; a new entry reaches n2's disk and n3's memory, n1 has not synced it. A leader that counted its
+ * own unsynced log would commit it with n2 alone; n1 and n3 then crash and forget it, and n3 wins with n1. */
+export const UNDURABLE_LEADER_COMMIT: Scenario = textbook(3, 3, 3, [
+  step.campaign(0),
+  step.settle,
+  { kind: 'propose', node: 0, count: 1 },
+  step.pass,
+  ...step.sync(1),
+  step.pass,
+  step.pass,
+  step.crash(0),
+  step.crash(2),
+  step.restart(0),
+  step.restart(2),
+  ...step.election(2, [0, 1]),
+  step.settle,
+]);
+
+/** n1 commits an entry but its followers have not heard the new commit index (n1's outgoing messages are cut);
+ * n2 wins the next term and is asked for a read before it has committed anything in its term: the commit index
+ * it knows is stale, so serving the read at it would miss the entry. */
+export const READ_BEFORE_LEADER_COMMITS: Scenario = textbook(3, 3, 3, [
+  step.campaign(0),
+  step.settle,
+  { kind: 'propose', node: 0, count: 1 },
+  step.pass,
+  ...step.sync(1, 2, 0),
+  step.cutOutgoing(0b001),
+  step.pass,
+  step.campaign(1),
+  ...step.sync(1),
+  step.pass,
+  ...step.sync(0, 2),
+  step.pass,
+  { kind: 'read', node: 1 },
+  ...step.sync(1),
+  step.pass,
+  step.pass,
+]);
+
+/** n1 (term a, cut off) appends X at index i; n2 wins term b and commits its no-op at i with n3; n3 wins term
+ * c (no-op at i+1). Healed, n3 probes n1 at i+1, n1's hint sends it back to i: the append at prevIndex i
+ * carries prevTerm b while n1 holds term a there, which the consistency check must refuse. */
+export const CONFLICTING_SUFFIX: Scenario = textbook(3, 3, 3, [
+  step.campaign(0),
+  step.settle,
+  step.cut(0b001),
+  { kind: 'propose', node: 0, count: 1 },
+  step.settle,
+  step.campaign(1),
+  step.settle,
+  step.campaign(2),
+  step.settle,
+  { kind: 'heal' },
+  { kind: 'tick', node: 2, ms: ROUND_MS },
+  step.settle,
+]);
+
+/** Ongaro's single-server membership bug (raft-dev, 2015): n1 (of n1..n4) starts adding n5, which only n5
+ * receives; n2 wins the next term with n3, n4 and at once removes n1, committing {n2,n3,n4} with n3 alone; n1
+ * returns and wins a later term under its own {n1..n5} with n4 and n5, and overwrites the committed change.
+ * A new leader must commit an entry of its own term before it changes the membership. */
+export const CONCURRENT_MEMBERSHIP_CHANGES: Scenario = textbook(4, 5, 3, [
+  step.campaign(0),
+  step.settle,
+  step.cut(0b10001),
+  { kind: 'conf', node: 0, change: 'add-voter', target: 4 },
+  step.settle,
+  step.crash(0),
+  ...step.election(1, [2, 3]),
+  step.cut(0b11001),
+  { kind: 'conf', node: 1, change: 'remove', target: 0 },
+  step.settle,
+  step.cut(0b00110),
+  step.restart(0),
+  ...step.election(0, [3, 4]),
+  ...step.election(0, [3, 4]),
+  step.settle,
+]);
+
+function safetyProperty(name: InvariantName, claim: string, shape: ScenarioShape = {}, examples?: Scenario[]): RaftProperty {
   return {
     name,
     claim,
+    examples,
     arbitrary: scenarioArbitrary(shape),
     run: (core, scenario) => void runScenario(core, scenario, [name], 'none'),
   };
@@ -879,8 +1064,13 @@ function safetyProperty(name: InvariantName, claim: string, shape: ScenarioShape
 /** The suite: each property enforces one invariant over generated fault schedules. */
 export const raftProperties: RaftProperty[] = [
   safetyProperty('election-safety', 'at most one leader per term'),
-  safetyProperty('log-matching', 'two logs with an entry of the same index and term are identical up to it'),
-  safetyProperty('leader-completeness', 'a leader of a later term holds every committed entry'),
+  safetyProperty('log-matching', 'two logs with an entry of the same index and term are identical up to it', {}, [
+    CONFLICTING_SUFFIX,
+  ]),
+  safetyProperty('leader-completeness', 'a leader of a later term holds every committed entry', {}, [
+    UNDURABLE_LEADER_COMMIT,
+    FIGURE_8,
+  ]),
   safetyProperty('state-machine-safety', 'no two nodes apply different entries at the same index'),
   safetyProperty('commit-monotonic', 'a node’s commit index never decreases, nor drops below its durable commit on restart'),
   safetyProperty('apply-after-durable', 'entries are handed to the application only once durable locally'),
@@ -889,6 +1079,7 @@ export const raftProperties: RaftProperty[] = [
     name: 'acknowledged-writes-survive',
     claim: 'a write applied and replied to is in the log of every later leader, at its index',
     arbitrary: scenarioArbitrary({ maxActions: 40 }),
+    examples: [FIGURE_8],
     run: (core, scenario) => void runScenario(core, scenario, ['acknowledged-writes-survive'], 'stabilize'),
   },
   {
@@ -901,12 +1092,14 @@ export const raftProperties: RaftProperty[] = [
     name: 'read-linearizable',
     claim: 'a ReadIndex read is served at an index covering every write committed before it began',
     arbitrary: scenarioArbitrary({ weights: { reads: 8, proposals: 4 } }),
+    examples: [READ_BEFORE_LEADER_COMMITS],
     run: (core, scenario) => void runScenario(core, scenario, ['read-linearizable'], 'none'),
   },
   {
     name: 'membership-safety',
     claim: 'election safety, log matching, leader completeness and state machine safety hold across add/remove/promote sequences',
     arbitrary: scenarioArbitrary({ sizes: [1, 3], spares: 2, maxActions: 40, weights: { membership: 10, compaction: 1 } }),
+    examples: [CONCURRENT_MEMBERSHIP_CHANGES],
     run: (core, scenario) =>
       void runScenario(
         core,
@@ -938,7 +1131,7 @@ export interface PropertyOutcome {
 export function checkProperty(core: RaftCore, property: RaftProperty, numRuns: number, seed?: number): PropertyOutcome {
   const details = fc.check(
     fc.property(property.arbitrary, (s) => property.run(core, s)),
-    { numRuns, ...(seed === undefined ? {} : { seed }) },
+    { numRuns, examples: (property.examples ?? []).map((e) => [e]), ...(seed === undefined ? {} : { seed }) },
   );
   const error = details.errorInstance;
   return {
@@ -956,6 +1149,6 @@ export function checkProperty(core: RaftCore, property: RaftProperty, numRuns: n
 export function assertProperty(core: RaftCore, property: RaftProperty, numRuns: number): void {
   fc.assert(
     fc.property(property.arbitrary, (s) => property.run(core, s)),
-    { numRuns },
+    { numRuns, examples: (property.examples ?? []).map((e) => [e]) },
   );
 }
