@@ -81,7 +81,13 @@ export const rootReadOnlyIsForbidden: Mutant = {
   edits: [{ file: ERRORS, find: '  102: 403,\n', replace: '  102: 403,\n  107: 403,\n' }],
 };
 
-export const apiMutants: Mutant[] = [jsonWithoutHtmlEscapes, rootReadOnlyIsForbidden];
+export const uintParseUnguarded: Mutant = {
+  name: 'api-uint-parse-unguarded',
+  description: 'index and TTL parameters skip the digits-only check, so long junk reaches BigInt and throws',
+  edits: [{ file: 'core/api/request.ts', find: 'if (!/^[0-9]+$/.test(s)) return null;', replace: '' }],
+};
+
+export const apiMutants: Mutant[] = [jsonWithoutHtmlEscapes, rootReadOnlyIsForbidden, uintParseUnguarded];
 
 export const kvMutants: Mutant[] = [
   casIgnoresPrevIndex,
