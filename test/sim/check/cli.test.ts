@@ -59,6 +59,13 @@ describe('raftsim check against published ground truth', () => {
     expect(readdirSync(reports).sort()).toEqual(files.filter((f) => f.includes('bad')).map((f) => `${f}.html`));
   });
 
+  it.skipIf(!haveData)('says unknown and exits 1 when the time budget runs out', () => {
+    const r = raftsim('check', join(dataDir, 'c50-ok.txt'), '--format', 'porcupine-kv', '--timeout-ms', '1');
+    expect(verdicts(r.stdout).get('c50-ok.txt')).toBe('unknown');
+    expect(r.stderr).toMatch(/search budget exhausted/);
+    expect(r.code).toBe(1);
+  });
+
   it.skipIf(!haveData)('exits 0 when every file is linearizable', () => {
     const r = raftsim('check', join(dataDir, 'c01-ok.txt'), join(dataDir, 'etcd_002.log').replace('etcd_002.log', 'c10-ok.txt'), '--format', 'porcupine-kv');
     expect(r.stderr).toBe('');
