@@ -51,8 +51,8 @@ export class Scheduler<E> {
 
   /** Schedules `item` at virtual time `at` (never before now); returns its sequence number. */
   schedule(at: number, item: E): number {
-    if (!(at >= this.current)) {
-      throw new RangeError(`scheduler: cannot schedule at t=${at}ms, before now (t=${this.current}ms)`);
+    if (!(at >= this.current) || at === Infinity) {
+      throw new RangeError(`scheduler: cannot schedule at t=${at}ms, before now (t=${this.current}ms) or never`);
     }
     const n = this.items.length;
     if (n >= this.maxQueueSize) throw new SchedulerOverflowError(this.maxQueueSize, this.current);

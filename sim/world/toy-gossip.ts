@@ -14,8 +14,8 @@ export interface GossipState {
   durable: number;
   /** Highest counter heard from each peer. */
   seen: Record<NodeId, number>;
-  /** Counter covered by each sync in flight. */
-  syncing: Record<number, number>;
+  /** [sync id, counter it covers] for each sync in flight, oldest first (syncs complete in issue order). */
+  syncing: Array<[number, number]>;
   halted: boolean;
 }
 
@@ -61,7 +61,7 @@ export function gossipProgram(options: GossipOptions = {}): NodeProgram<GossipSt
       const { records, problem } = ctx.disk.read(COUNTER_FILE);
       const last = records[records.length - 1];
       const counter = last ? gossipCodec.decode(last).counter : 0;
-      const state: GossipState = { counter, durable: counter, seen: {}, syncing: {}, halted: problem?.kind === 'corrupt' };
+      const state: GossipState = { counter, durable: counter, seen: {}, syncing: [], halted: problem?.kind === 'corrupt' };
       ctx.output({ kind: 'boot', counter, problem: problem?.kind ?? null, localMs: ctx.now() });
       if (problem?.kind === 'torn') ctx.disk.replace(COUNTER_FILE, records);
       if (!state.halted) ctx.setTimer(tickMs, 'tick');
@@ -72,7 +72,7 @@ export function gossipProgram(options: GossipOptions = {}): NodeProgram<GossipSt
       if (persist) {
         ctx.disk.append(COUNTER_FILE, encodeCounter(state.counter));
         const syncId = ctx.disk.sync();
-        state.syncing[syncId] = state.counter;
+        state.syncing.push([syncId, state.counter]);
         for (const peer of peers(ctx)) ctx.sendAfterSync(syncId, peer, { counter: state.counter });
       } else {
         for (const peer of peers(ctx)) ctx.send(peer, { counter: state.counter });
@@ -84,11 +84,11 @@ export function gossipProgram(options: GossipOptions = {}): NodeProgram<GossipSt
       if (report) ctx.output({ kind: 'heard', from, counter: message.counter, localMs: ctx.now() });
     },
     onSynced(state, syncId, ctx) {
-      const covered = state.syncing[syncId];
-      if (covered === undefined) return;
-      delete state.syncing[syncId];
-      state.durable = Math.max(state.durable, covered);
-      ctx.output({ kind: 'durable', counter: covered });
+      while (state.syncing.length > 0 && state.syncing[0]![0] <= syncId) {
+        const covered = state.syncing.shift()![1];
+        state.durable = Math.max(state.durable, covered);
+        ctx.output({ kind: 'durable', counter: covered });
+      }
     },
   };
 }

@@ -105,6 +105,7 @@ export interface WorldOptions<M, I = never, O = never> {
   onMembership?: (change: MembershipChange, virtualMs: number) => void;
 }
 
+/** 'crashed' also covers a process added but not yet booted (its boot event is queued at the time it was added). */
 export type ProcessStatus = 'running' | 'paused' | 'crashed' | 'removed';
 
 export interface TrailEntry {
@@ -211,11 +212,17 @@ export class World<S, M, I = never, O = never> {
     this.program = program;
     this.options = options;
     if (options.nodes.length === 0) throw new RangeError('world: no nodes');
+    for (const id of options.nodes) {
+      if (typeof id !== 'string' || id.length === 0) throw new RangeError(`world: node ids must be non-empty strings, got ${JSON.stringify(id)}`);
+    }
     if (new Set(options.nodes).size !== options.nodes.length) throw new RangeError(`world: duplicate node ids in ${options.nodes.join(', ')}`);
     this.streams = new RandomStreams(options.seed);
     this.scheduler = new Scheduler<WorldEvent>({ maxQueueSize: options.maxQueueSize });
     this.network = new Network(this.streams, { maxNodes: options.maxNodes, defaultLink: options.network?.defaultLink });
     this.maxParked = options.maxParkedPerNode ?? DEFAULT_MAX_PARKED;
+    if (!Number.isInteger(this.maxParked) || this.maxParked < 0) {
+      throw new RangeError(`world: maxParkedPerNode must be an integer >= 0, got ${this.maxParked}`);
+    }
     this.trail = options.trail ? [] : undefined;
     for (const id of options.nodes) this.createProcess(id);
     for (const link of options.network?.links ?? []) this.network.configureLink(link.from, link.to, link.config);
@@ -287,7 +294,7 @@ export class World<S, M, I = never, O = never> {
     this.stopRequested = true;
   }
 
-  /** Runs `fn` at virtual time `atMs` as an event of its own (hashed by `label`). */
+  /** Runs `fn` at virtual time `atMs` (a past time means now) as an event of its own, hashed by `label`. */
   at(atMs: number, label: string, fn: () => void): void {
     this.scheduler.schedule(Math.max(atMs, this.now), { kind: 'call', label, fn });
   }
@@ -297,7 +304,10 @@ export class World<S, M, I = never, O = never> {
     this.scheduler.schedule(Math.max(atMs, this.now), { kind: 'input', node: this.network.index(node), input });
   }
 
-  /** Schedules nemesis events (validated first: a bad schedule is a one-line error, not a crash mid-run). */
+  /**
+   * Schedules nemesis events (validated first: a bad schedule is a one-line error, not a crash mid-run). Events
+   * dated in the past happen now.
+   */
   schedule(events: readonly NemesisEvent[]): void {
     const problems = validateNemesis(events, this.network.nodes);
     if (problems.length > 0) throw new RangeError(problems[0]!);
@@ -472,7 +482,9 @@ export class World<S, M, I = never, O = never> {
   private transmit(from: number, to: number, bytes: Uint8Array, fingerprint: number): void {
     const copies = this.network.planSend(from, to, bytes.length, this.now, this.planned);
     for (let i = 0; i < copies; i++) {
-      this.scheduler.schedule(this.planned[i]!, { kind: 'deliver', from, to, bytes, fingerprint });
+      // A duplicate gets its own bytes: a decoder may hand out views into them, and two deliveries must not alias.
+      const copy = i === 0 ? bytes : bytes.slice();
+      this.scheduler.schedule(this.planned[i]!, { kind: 'deliver', from, to, bytes: copy, fingerprint });
     }
   }
 

@@ -57,8 +57,9 @@ describe('scheduler', () => {
     const s = new Scheduler<string>();
     s.schedule(10, 'a');
     s.pop();
-    expect(() => s.schedule(9, 'b')).toThrow(/cannot schedule at t=9ms, before now \(t=10ms\)/);
+    expect(() => s.schedule(9, 'b')).toThrow(/cannot schedule at t=9ms, before now \(t=10ms\) or never/);
     expect(() => s.schedule(NaN, 'b')).toThrow(/cannot schedule at t=NaNms/);
+    expect(() => s.schedule(Infinity, 'b')).toThrow(/cannot schedule at t=Infinityms/);
   });
 
   it('is bounded: scheduling past maxQueueSize throws a clear error', () => {

@@ -408,6 +408,21 @@ describe('world: inputs, errors and bounds', () => {
     expect(() => stranger.world.run()).toThrow(/node n1 at t=3ms in onInput: network: unknown node 'n9'/);
   });
 
+  it('duplicate copies do not share bytes, even when the decoder hands out views', () => {
+    const firstBytes: number[] = [];
+    const mutating: NodeProgram<null, Uint8Array> = {
+      start: (ctx) => (ctx.id === 'n1' && ctx.send('n2', Uint8Array.of(7, 7)), null),
+      onMessage: (_s, _from, message) => {
+        firstBytes.push(message[0]!);
+        message[0] = 99; // a careless program scribbling on its input
+      },
+      onTimer: () => {},
+    };
+    const viewCodec = { encode: (m: Uint8Array) => m, decode: (b: Uint8Array) => b };
+    new World(mutating, { seed: 1, nodes: ['n1', 'n2'], codec: viewCodec, network: { defaultLink: { duplicate: 1 } } }).run();
+    expect(firstBytes).toEqual([7, 7]); // seen [7, 99] when the duplicate reused the first copy's bytes
+  });
+
   it('a context kept by a crashed process cannot act', () => {
     let kept: worldModule.NodeContext<number, string> | undefined;
     const world = new World<EchoState, number, string, string>({ ...echo, start: (ctx) => ((kept = ctx), { n: 0 }) }, { seed: 1, nodes: ['n1'], codec: numberCodec });
@@ -422,6 +437,8 @@ describe('world: inputs, errors and bounds', () => {
       new World(echo, { seed: 1, nodes: ['n1', 'n2'], codec: numberCodec, ...o });
     expect(make({ nodes: [] })).toThrow(/^world: no nodes$/);
     expect(make({ nodes: ['a', 'a'] })).toThrow(/duplicate node ids/);
+    expect(make({ nodes: ['a', ''] })).toThrow(/node ids must be non-empty strings, got ""/);
+    expect(make({ maxParkedPerNode: -1 })).toThrow(/maxParkedPerNode must be an integer >= 0, got -1/);
     expect(make({ nemesis: [{ atMs: 5, kind: 'crash', node: 'zz' }] })).toThrow(/^nemesis event #0 \(crash\): node "zz" is not a node$/);
     expect(make({ network: { defaultLink: { reorder: 7 } } })).toThrow(/reorder must be a probability/);
     expect(make({ maxNodes: 1 })).toThrow(/at most 1 nodes \(maxNodes\)/);
