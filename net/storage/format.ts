@@ -63,8 +63,13 @@ function writeU64(view: DataView, offset: number, value: number): void {
   view.setUint32(offset + 4, Math.floor(value / 2 ** 32), true);
 }
 
-function readU64(view: DataView, offset: number): number {
-  return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 2 ** 32;
+// Reads straight from the bytes: recovery decodes every record, and a DataView per record costs more than the CRC.
+function u32(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | (bytes[offset + 3]! << 24)) >>> 0;
+}
+
+function u64(bytes: Uint8Array, offset: number): number {
+  return u32(bytes, offset) + u32(bytes, offset + 4) * 2 ** 32;
 }
 
 function frameRecord(type: RecordTypeCode, payload: Uint8Array): Uint8Array {
@@ -113,11 +118,12 @@ export function encodeRecord(record: WalRecord): Uint8Array {
 
 /** Decodes a checksum-verified payload; returns a reason string when the bytes do not form a valid record. */
 function decodePayload(type: number, payload: Uint8Array): WalRecord | string {
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   switch (type) {
     case RecordType.entry:
       if (payload.length < 16) return `entry record too short (${payload.length} bytes)`;
-      return { type, entry: { index: readU64(view, 0), term: readU64(view, 8), data: new Uint8Array(payload.subarray(16)) } };
+      // A view into the segment's buffer, not a copy: one allocation per entry made recovery GC-bound. The
+      // buffer is recovery's own and never written again; a recovered log holds its segments' bytes anyway.
+      return { type, entry: { index: u64(payload, 0), term: u64(payload, 8), data: payload.subarray(16) } };
     case RecordType.hardState: {
       if (payload.length < 17 || payload[16]! > 1) return 'malformed hard-state record';
       let vote: string | null = null;
@@ -128,11 +134,11 @@ function decodePayload(type: number, payload: Uint8Array): WalRecord | string {
           return 'hard-state vote is not UTF-8';
         }
       }
-      return { type, hardState: { term: readU64(view, 0), vote, commit: readU64(view, 8) } };
+      return { type, hardState: { term: u64(payload, 0), vote, commit: u64(payload, 8) } };
     }
     case RecordType.snapshotMarker:
       if (payload.length !== 17 || payload[16]! > 1) return 'malformed snapshot-marker record';
-      return { type, marker: { index: readU64(view, 0), term: readU64(view, 8), resetsLog: payload[16] === 1 } };
+      return { type, marker: { index: u64(payload, 0), term: u64(payload, 8), resetsLog: payload[16] === 1 } };
     default:
       return `unknown record type ${type}`;
   }
@@ -144,21 +150,28 @@ type Attempt = { ok: true; record: WalRecord; end: number } | { ok: false; reaso
 function readRecordAt(bytes: Uint8Array, offset: number): Attempt {
   const remaining = bytes.length - offset;
   if (remaining < RECORD_HEADER_BYTES) return { ok: false, reason: `partial record header (${remaining} of ${RECORD_HEADER_BYTES} bytes)` };
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(offset + 8, true) !== crc32c(bytes, 0, offset, offset + 8)) {
+  if (u32(bytes, offset + 8) !== crc32c(bytes, 0, offset, offset + 8)) {
     return { ok: false, reason: isZero(bytes, offset, bytes.length) ? 'zero-filled tail' : 'record header checksum mismatch' };
   }
-  const length = view.getUint32(offset, true);
+  const length = u32(bytes, offset);
   if (bytes[offset + 5] !== 0 || bytes[offset + 6] !== 0 || bytes[offset + 7] !== 0) return { ok: false, reason: 'reserved header bytes are not zero' };
   if (length > MAX_RECORD_PAYLOAD_BYTES) return { ok: false, reason: `record length ${length} exceeds the maximum` };
   const end = offset + RECORD_HEADER_BYTES + length;
   if (end > bytes.length) return { ok: false, reason: `partial record (${remaining} of ${RECORD_HEADER_BYTES + length} bytes)` };
-  if (view.getUint32(offset + 12, true) !== crc32c(bytes, 0, offset + RECORD_HEADER_BYTES, end)) {
+  if (u32(bytes, offset + 12) !== crc32c(bytes, 0, offset + RECORD_HEADER_BYTES, end)) {
     return { ok: false, reason: 'record checksum mismatch' };
   }
   const decoded = decodePayload(bytes[offset + 4]!, bytes.subarray(offset + RECORD_HEADER_BYTES, end));
   if (typeof decoded === 'string') return { ok: false, reason: decoded };
   return { ok: true, record: decoded, end };
+}
+
+/**
+ * A plain Uint8Array over the same memory: a Node Buffer's `slice` shares memory, so the copies handed to callers
+ * are taken from this view instead, and they are plain Uint8Arrays like everything else in the codebase.
+ */
+function plainView(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function isZero(bytes: Uint8Array, start: number, end: number): boolean {
@@ -202,7 +215,8 @@ export class WalCorruptionError extends Error {
  * record followed by a good one or any damage in a segment that was complete before the next one was created,
  * throws WalCorruptionError: starting would mean running with wrong data or silently losing acknowledged writes.
  */
-export function scanSegment(bytes: Uint8Array, file: string, isLastSegment: boolean): SegmentScan {
+export function scanSegment(fileBytes: Uint8Array, file: string, isLastSegment: boolean): SegmentScan {
+  const bytes = plainView(fileBytes);
   if (bytes.length < SEGMENT_MAGIC.length || !SEGMENT_MAGIC.every((b, i) => bytes[i] === b)) {
     throw new WalCorruptionError(file, 0, 'not a raftsim WAL segment (bad magic)');
   }
@@ -239,12 +253,12 @@ export function encodeSnapshotFile(snapshot: Snapshot): Uint8Array {
 }
 
 /** Decodes a snapshot file, or returns a reason it is not a valid one. */
-export function decodeSnapshotFile(bytes: Uint8Array): Snapshot | string {
+export function decodeSnapshotFile(fileBytes: Uint8Array): Snapshot | string {
+  const bytes = plainView(fileBytes);
   if (bytes.length < SNAPSHOT_HEADER_BYTES || !SNAPSHOT_MAGIC.every((b, i) => bytes[i] === b)) return 'not a raftsim snapshot file (bad magic or too short)';
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const length = view.getUint32(24, true);
+  const length = u32(bytes, 24);
   if (bytes.length !== SNAPSHOT_HEADER_BYTES + length) return `length mismatch (header says ${length} data bytes, file has ${bytes.length - SNAPSHOT_HEADER_BYTES})`;
   const crc = crc32c(bytes, crc32c(bytes, 0, 8, 28), SNAPSHOT_HEADER_BYTES, bytes.length);
-  if (crc !== view.getUint32(28, true)) return 'checksum mismatch';
-  return { index: readU64(view, 8), term: readU64(view, 16), data: new Uint8Array(bytes.subarray(SNAPSHOT_HEADER_BYTES)) };
+  if (crc !== u32(bytes, 28)) return 'checksum mismatch';
+  return { index: u64(bytes, 8), term: u64(bytes, 16), data: bytes.slice(SNAPSHOT_HEADER_BYTES) };
 }

@@ -540,9 +540,7 @@ async function recover(dir: string, log: (line: string) => void): Promise<{ reco
     }
   }
 
-  let hardState: HardState | null = null;
-  let marker: SnapshotMarker | null = null;
-  let entries: LogEntry[] = [];
+  const state: ReplayState = { hardState: null, marker: null, entries: [] };
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!;
     const path = join(dir, segment.name);
@@ -555,7 +553,7 @@ async function recover(dir: string, log: (line: string) => void): Promise<{ reco
     const isLast = i === segments.length - 1;
     const scan = scanSegment(bytes, path, isLast);
     for (const { record, offset } of scan.records) {
-      ({ hardState, marker, entries } = replay({ hardState, marker, entries }, record, path, offset));
+      replay(state, record, path, offset);
       if (record.type === RecordType.entry) segment.maxIndex = Math.max(segment.maxIndex, record.entry.index);
     }
     if (scan.tornTail) {
@@ -566,6 +564,7 @@ async function recover(dir: string, log: (line: string) => void): Promise<{ reco
     }
   }
 
+  const { hardState, marker, entries } = state;
   const expectedStart = (marker?.index ?? 0) + 1;
   if (entries.length > 0 && entries[0]!.index !== expectedStart) {
     throw new WalCorruptionError(join(dir, segments[0]!.name), 0, `the log starts at index ${entries[0]!.index} but ${expectedStart} was expected: a segment is missing`);
@@ -604,11 +603,12 @@ interface ReplayState {
   entries: LogEntry[];
 }
 
-/** Applies one record in log order, with Raft's truncation rule for entries and snapshots. */
-function replay(state: ReplayState, record: WalRecord, file: string, offset: number): ReplayState {
+/** Applies one record in log order (in place), with Raft's truncation rule for entries and snapshots. */
+function replay(state: ReplayState, record: WalRecord, file: string, offset: number): void {
   switch (record.type) {
     case RecordType.hardState:
-      return { ...state, hardState: record.hardState };
+      state.hardState = record.hardState;
+      return;
     case RecordType.snapshotMarker: {
       const { marker } = record;
       if (state.marker && marker.index < state.marker.index) {
@@ -616,21 +616,26 @@ function replay(state: ReplayState, record: WalRecord, file: string, offset: num
       }
       // The writer decided whether the log survives (see applySnapshot); the head of each segment repeats the
       // current marker without the reset, which then drops nothing.
-      return { ...state, marker, entries: marker.resetsLog ? [] : state.entries.filter((e) => e.index > marker.index) };
+      state.marker = marker;
+      state.entries = marker.resetsLog ? [] : state.entries.filter((e) => e.index > marker.index);
+      return;
     }
     case RecordType.entry: {
       const { entry } = record;
       const floor = state.marker?.index ?? 0;
       if (entry.index <= floor) throw new WalCorruptionError(file, offset, `entry ${entry.index} is covered by the snapshot at ${floor}`);
       const entries = state.entries;
-      if (entries.length === 0) return { ...state, entries: [entry] };
-      const first = entries[0]!.index;
+      const first = entries.length > 0 ? entries[0]!.index : entry.index;
       const last = first + entries.length - 1;
       if (entry.index > last + 1) throw new WalCorruptionError(file, offset, `entry ${entry.index} leaves a gap after ${last}`);
-      if (entry.index < first) return { ...state, entries: [entry] };
-      entries.length = entry.index - first;
+      if (entry.index < first) {
+        state.entries = [entry];
+        return;
+      }
+      // Raft's rule: an entry at index i replaces the entry there and everything after it.
+      if (entry.index <= last) entries.length = entry.index - first;
       entries.push(entry);
-      return state;
+      return;
     }
   }
 }
