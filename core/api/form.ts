@@ -6,7 +6,57 @@
 export type FormValues = Map<string, string[]>;
 
 const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
+
+/** The lone surrogate standing for an invalid byte; see decodeUtf8Lossless. */
+export const INVALID_BYTE_BASE = 0xdc00;
+
+/**
+ * UTF-8 bytes to a string, keeping invalid bytes recoverable: each byte Go's utf8 decoder would reject
+ * (one at a time, as Go does) becomes the lone surrogate U+DC00+byte. Two values differ exactly when their
+ * bytes differ, and the JSON writer prints each such byte as Go does ("\ufffd").
+ */
+export function decodeUtf8Lossless(bytes: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    if (b < 0x80) {
+      out += String.fromCharCode(b);
+      i++;
+      continue;
+    }
+    let need = 0;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) need = 1;
+    else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      if (b === 0xe0) lo = 0xa0;
+      if (b === 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      if (b === 0xf0) lo = 0x90;
+      if (b === 0xf4) hi = 0x8f;
+    }
+    let cp = need === 1 ? b & 0x1f : need === 2 ? b & 0x0f : b & 0x07;
+    let ok = need > 0 && i + need < bytes.length;
+    for (let k = 1; ok && k <= need; k++) {
+      const c = bytes[i + k]!;
+      const min = k === 1 ? lo : 0x80;
+      const max = k === 1 ? hi : 0xbf;
+      if (c < min || c > max) ok = false;
+      else cp = (cp << 6) | (c & 0x3f);
+    }
+    if (ok) {
+      out += String.fromCodePoint(cp);
+      i += need + 1;
+    } else {
+      out += String.fromCharCode(INVALID_BYTE_BASE + b);
+      i++;
+    }
+  }
+  return out;
+}
 
 function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -33,8 +83,8 @@ export function goQuote(s: string): string {
 export type Unescaped = { ok: true; text: string } | { ok: false; error: string };
 
 /**
- * Go's url unescape. `plusIsSpace` is query mode ('+' means a space). Bytes are decoded as UTF-8 with
- * invalid sequences replaced, which is how they reach etcd's JSON output.
+ * Go's url unescape. `plusIsSpace` is query mode ('+' means a space). Bytes are decoded with
+ * decodeUtf8Lossless, so invalid UTF-8 survives into the store as etcd keeps it (raw bytes).
  */
 export function unescape(s: string, plusIsSpace: boolean): Unescaped {
   if (!s.includes('%') && !(plusIsSpace && s.includes('+'))) return { ok: true, text: s };
@@ -47,7 +97,7 @@ export function unescape(s: string, plusIsSpace: boolean): Unescaped {
       const hi = i + 1 < bytes.length ? hexValue(bytes[i + 1]!) : -1;
       const lo = i + 2 < bytes.length ? hexValue(bytes[i + 2]!) : -1;
       if (hi < 0 || lo < 0) {
-        const bad = utf8Decoder.decode(bytes.subarray(i, Math.min(i + 3, bytes.length)));
+        const bad = decodeUtf8Lossless(bytes.subarray(i, Math.min(i + 3, bytes.length)));
         return { ok: false, error: `invalid URL escape ${goQuote(bad)}` };
       }
       out[n++] = hi * 16 + lo;
@@ -58,7 +108,7 @@ export function unescape(s: string, plusIsSpace: boolean): Unescaped {
       out[n++] = b;
     }
   }
-  return { ok: true, text: utf8Decoder.decode(out.subarray(0, n)) };
+  return { ok: true, text: decodeUtf8Lossless(out.subarray(0, n)) };
 }
 
 /** Go's url.ParseQuery: every well-formed pair is kept; the first error is reported as well. */

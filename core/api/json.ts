@@ -1,6 +1,6 @@
-// JSON text as Go's encoding/json writes it, so replies agree with etcd byte for byte: struct field
-// order, omitted empty fields, and Go's string escaping (HTML-sensitive characters and U+2028/U+2029
-// are escaped; invalid UTF-16 becomes U+FFFD as invalid UTF-8 does in Go).
+// JSON text as Go's encoding/json writes it, so replies agree with etcd byte for byte: Go's string
+// escaping (HTML-sensitive characters and U+2028/U+2029 are escaped). A lone surrogate stands for a byte
+// that was not valid UTF-8 (see decodeUtf8Lossless in form.ts); Go prints each such byte as \ufffd.
 
 const HEX = '0123456789abcdef';
 
@@ -28,7 +28,7 @@ export function goJsonString(s: string): string {
         i++;
         continue;
       }
-      escaped = '\ufffd';
+      escaped = '\\ufffd';
     }
     if (escaped !== null) {
       out += s.slice(runStart, i) + escaped;

@@ -28,3 +28,4 @@ export {
   type StoreOptions,
 } from './store.ts';
 export { applyCommand, applyRequest, isWriteRequest, isWatchRequest } from './apply.ts';
+export { toMsgpackSafe, fromMsgpackSafe, escapeLoneSurrogates, unescapeLoneSurrogates } from './wire.ts';

@@ -9,6 +9,7 @@ import { addToHistory, cloneHistory, HISTORY_CAPACITY, newHistory, scanHistory }
 import { baseName, childPath, isHiddenFrom, parentPath, storePath } from './paths.ts';
 import { MIN_EXPIRE_TIME_MS, PERMANENT, ttlSecondsLeft } from './time.ts';
 import { heapify, heapPop, heapPush } from './ttl-heap.ts';
+import { fromMsgpackSafe, toMsgpackSafe } from './wire.ts';
 import type {
   EtcdError,
   KvNode,
@@ -682,7 +683,7 @@ export function cloneStore(store: KvStore): KvStore {
 
 /** The store as msgpack bytes. Equal stores (same commands applied) encode to equal bytes. */
 export function encodeStore(store: KvStore): Uint8Array {
-  return encode(store);
+  return encode(toMsgpackSafe(store));
 }
 
 function reviveNode(n: KvNode): KvNode {
@@ -695,7 +696,7 @@ function reviveNode(n: KvNode): KvNode {
 
 /** The inverse of `encodeStore`. */
 export function decodeStore(bytes: Uint8Array): KvStore {
-  const store = decode(bytes) as KvStore;
+  const store = fromMsgpackSafe(decode(bytes) as KvStore);
   reviveNode(store.root);
   const watchers = Object.create(null) as Record<string, WatchRecord[]>;
   for (const key of Object.keys(store.watchers)) watchers[key] = store.watchers[key]!;

@@ -89,6 +89,12 @@ export const uintParseUnguarded: Mutant = {
 
 export const apiMutants: Mutant[] = [jsonWithoutHtmlEscapes, rootReadOnlyIsForbidden, uintParseUnguarded];
 
+export const checkpointLosesInvalidBytes: Mutant = {
+  name: 'kv-checkpoint-loses-invalid-bytes',
+  description: 'encodeStore hands strings to msgpack unescaped, so long values with invalid UTF-8 change across a checkpoint',
+  edits: [{ file: STORE, find: 'return encode(toMsgpackSafe(store));', replace: 'return encode(store);' }],
+};
+
 export const kvMutants: Mutant[] = [
   casIgnoresPrevIndex,
   refreshWakesWatchers,
@@ -97,4 +103,5 @@ export const kvMutants: Mutant[] = [
   recursiveDeleteLeavesChildren,
   historyWindowOffByOne,
   applyDependsOnReplicaState,
+  checkpointLosesInvalidBytes,
 ];

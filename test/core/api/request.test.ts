@@ -119,7 +119,9 @@ describe('parseKeysRequest: bad input gets etcd\'s error, never a crash', () => 
 describe('form helpers', () => {
   it('unescape decodes bytes as UTF-8, replacing invalid sequences', () => {
     expect(unescape('%e2%82%ac', true)).toEqual({ ok: true, text: '€' });
-    expect(unescape('%ff', true)).toEqual({ ok: true, text: '\ufffd' });
+    expect(unescape('%ff', true)).toEqual({ ok: true, text: '\udcff' });
+    expect(unescape('%e2%82A%ef%bf%bd', true)).toEqual({ ok: true, text: '\udce2\udc82A\ufffd' });
+    expect(unescape('%ed%a0%80%f0%9f%98%80', true)).toEqual({ ok: true, text: '\udced\udca0\udc80😀' });
     expect(unescape('a+b', false)).toEqual({ ok: true, text: 'a+b' });
   });
 

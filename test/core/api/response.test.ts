@@ -61,7 +61,7 @@ describe('renderKeysResponse', () => {
 
   it('escapes strings as Go does', () => {
     expect(goJsonString('a<b>&"\\\n\t\r\u0001\u2028\u2029é😀')).toBe('"a\\u003cb\\u003e\\u0026\\"\\\\\\n\\t\\r\\u0001\\u2028\\u2029é😀"');
-    expect(goJsonString('lone \ud800 surrogate')).toBe('"lone \ufffd surrogate"');
+    expect(goJsonString('lone \udcff byte')).toBe('"lone \\ufffd byte"');
   });
 
   it('builds replies from store results and renders store stats in etcd\'s order', () => {

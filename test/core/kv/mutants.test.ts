@@ -16,6 +16,8 @@ const cases: Array<[Mutant, string, 'model' | 'replicas' | null]> = [
   [kvMutants.historyWindowOffByOne, 'the history window holds exactly the last 1000 events', null],
 ];
 
+const replicaMutants = [kvMutants.applyDependsOnReplicaState, kvMutants.checkpointLosesInvalidBytes];
+
 function propertyFails(kv: KvModule, which: 'model' | 'replicas'): boolean {
   try {
     const params = { numRuns: 300, seed: 42 };
@@ -29,7 +31,7 @@ function propertyFails(kv: KvModule, which: 'model' | 'replicas'): boolean {
 
 describe('kv mutants are killed', () => {
   it('every mutant in sim/mutants/kv.ts is covered here', () => {
-    const covered = new Set([...cases.map(([m]) => m.name), kvMutants.applyDependsOnReplicaState.name]);
+    const covered = new Set([...cases.map(([m]) => m.name), ...replicaMutants.map((m) => m.name)]);
     expect(kvMutants.kvMutants.map((m) => m.name).filter((n) => !covered.has(n))).toEqual([]);
   });
 
@@ -42,9 +44,11 @@ describe('kv mutants are killed', () => {
     });
   }
 
-  it(`${kvMutants.applyDependsOnReplicaState.name}: caught by the replicas-agree property`, async () => {
-    await withMutant(kvMutants.applyDependsOnReplicaState, 'core/kv/index.ts', (kv: KvModule) => {
-      expect(propertyFails(kv, 'replicas')).toBe(true);
+  for (const mutant of replicaMutants) {
+    it(`${mutant.name}: caught by the replicas-agree property`, async () => {
+      await withMutant(mutant, 'core/kv/index.ts', (kv: KvModule) => {
+        expect(propertyFails(kv, 'replicas')).toBe(true);
+      });
     });
-  });
+  }
 });

@@ -282,3 +282,15 @@ describe('stats, copies and encoding', () => {
     expect(kv.findNode(back, '/a/__proto__')?.value).toBe('z');
   });
 });
+
+describe('msgpack-safe strings', () => {
+  it('round-trips lone surrogates and U+FFFF in keys and values of any length', () => {
+    const s = kv.newStore();
+    const long = 'v\udcff\ud800x\uffff\uffff\ue000' + 'y'.repeat(80) + '\udc80';
+    apply(s, req('PUT', '/d\udce9/k', { value: long }));
+    const back = kv.decodeStore(kv.encodeStore(s));
+    expect(kv.findNode(back, '/d\udce9/k')?.value).toBe(long);
+    expect(kv.unescapeLoneSurrogates(kv.escapeLoneSurrogates(long))).toBe(long);
+    expect(kv.escapeLoneSurrogates('plain 😀')).toBe('plain 😀');
+  });
+});
