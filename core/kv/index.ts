@@ -25,6 +25,8 @@ export {
   cloneStore,
   encodeStore,
   decodeStore,
+  snapshotStore,
+  restoreStore,
   type StoreOptions,
 } from './store.ts';
 export { applyCommand, applyRequest, isWriteRequest, isWatchRequest } from './apply.ts';

@@ -703,3 +703,28 @@ export function decodeStore(bytes: Uint8Array): KvStore {
   store.watchers = watchers;
   return store;
 }
+
+/**
+ * A snapshot for a follower that is too far behind: the replicated state only. Watches belong to the
+ * replica that registered them, so they are left out.
+ */
+export function snapshotStore(store: KvStore): Uint8Array {
+  return encodeStore({ ...store, watchers: Object.create(null) as Record<string, WatchRecord[]>, watcherCount: 0 });
+}
+
+/**
+ * The store a replica continues with after installing a snapshot. Like etcd's Recovery it keeps the
+ * replica's own registered watches (they wait for the next matching event) and takes everything else,
+ * counters included, from the snapshot.
+ */
+export function restoreStore(snapshot: Uint8Array, local: KvStore | null = null): KvStore {
+  const restored = decodeStore(snapshot);
+  if (local !== null) {
+    const watchers = Object.create(null) as Record<string, WatchRecord[]>;
+    for (const key in local.watchers) watchers[key] = local.watchers[key]!.slice();
+    restored.watchers = watchers;
+    restored.watcherCount = local.watcherCount;
+    restored.nextWatchId = local.nextWatchId;
+  }
+  return restored;
+}

@@ -294,3 +294,28 @@ describe('msgpack-safe strings', () => {
     expect(kv.escapeLoneSurrogates('plain 😀')).toBe('plain 😀');
   });
 });
+
+describe('snapshots, and a watch quirk kept from etcd', () => {
+  it('carry the replicated state but not watches; installing one keeps the local watches', () => {
+    const leader = kv.newStore();
+    apply(leader, req('PUT', '/a', { value: '1' }));
+    kv.watch(leader, '/leader-only', false, false, 0);
+    const follower = kv.newStore();
+    const w = kv.watch(follower, '/a', false, false, 0);
+    const restored = kv.restoreStore(kv.snapshotStore(leader), follower);
+    expect(restored.index).toBe(1);
+    expect(restored.watchers['/leader-only']).toBeUndefined();
+    const out = kv.applyCommand(restored, { kind: 'request', request: req('PUT', '/a', { value: '2' }), timeMs: T0 });
+    expect(out.deliveries.map((d) => d.watchId)).toEqual([w.kind === 'registered' ? w.watchId : -1]);
+    expect(kv.restoreStore(kv.snapshotStore(leader)).watcherCount).toBe(0);
+  });
+
+  it('delivers a delete twice to a stream watch on the deleted directory, as etcd does', () => {
+    const s = kv.newStore();
+    apply(s, req('PUT', '/d', { dir: true }));
+    const w = kv.watch(s, '/d', false, true, 0);
+    const out = kv.applyCommand(s, { kind: 'request', request: req('DELETE', '/d', { dir: true }), timeMs: T0 });
+    const id = w.kind === 'registered' ? w.watchId : -1;
+    expect(out.deliveries.map((d) => [d.watchId, d.event.action])).toEqual([[id, 'delete'], [id, 'delete']]);
+  });
+});
