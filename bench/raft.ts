@@ -115,7 +115,7 @@ function allocation(size: number, batchSize: number, entries: number): { allocat
   const cluster = new InstantCluster(size);
   const counter = { n: 0 };
   // Warm up so the JIT's own allocations stay out of the window.
-  while (cluster.appliedAtLeader < 2_000) cluster.propose(makeBatch(batchSize, counter));
+  while (cluster.appliedAtLeader < 20_000) cluster.propose(makeBatch(batchSize, counter));
   const batches = Array.from({ length: Math.ceil(entries / batchSize) }, () => makeBatch(batchSize, counter));
   let gcs = 0;
   const observer = new PerformanceObserver((list) => {
@@ -133,6 +133,8 @@ function allocation(size: number, batchSize: number, entries: number): { allocat
   observer.disconnect();
   gc();
   const retained = process.memoryUsage().heapUsed;
+  // The pre-built batches were counted in `before`: keep them alive through the last GC so they cancel out.
+  if (batches.length === 0) console.error('bench/raft: no batches');
   return {
     allocated: gcs === 0 ? Math.round((after - before) / committed) : null,
     retained: Math.round((retained - before) / committed),
@@ -146,34 +148,37 @@ const CASES: Array<[number, number]> = [
   [5, 64],
 ];
 
-if (process.argv.includes('--allocation-child')) {
-  const result: Record<string, { allocated: number | null; retained: number }> = {};
-  for (const [size, batch] of CASES) result[`${size}n-b${batch}`] = allocation(size, batch, batch === 1 ? 5_000 : 50_000);
-  console.log(JSON.stringify(result));
+const childFlag = process.argv.indexOf('--allocation-child');
+if (childFlag >= 0) {
+  // One shape per child process, so one shape's JIT warm-up and heap layout do not leak into another's figure.
+  const [size, batch] = (process.argv[childFlag + 1] ?? '').split(':').map(Number);
+  console.log(JSON.stringify(allocation(size!, batch!, batch === 1 ? 50_000 : 200_000)));
 } else {
   const entries = parseEntries(process.argv);
   const throughputs: Record<string, number> = {};
   // A warm-up run per shape lets the JIT settle so the figures are the steady state.
   for (const [size, batch] of CASES) throughput(size, batch, Math.min(entries, 20_000));
   for (const [size, batch] of CASES) throughputs[`${size}n-b${batch}`] = throughput(size, batch, batch === 1 ? Math.ceil(entries / 4) : entries).entriesPerSec;
-  const child = spawnSync(
-    process.execPath,
-    [...process.execArgv, '--expose-gc', '--max-semi-space-size=512', process.argv[1], '--allocation-child'],
-    { encoding: 'utf8', timeout: 120_000 },
-  );
   type Allocation = Record<string, { allocated: number | null; retained: number }>;
-  let alloc = null as Allocation | null;
-  try {
-    alloc = JSON.parse(child.stdout.trim().split('\n').pop() ?? '') as Allocation;
-  } catch {
-    console.error(`bench/raft: allocation child failed: ${child.stderr.trim().split('\n')[0] ?? child.status}`);
+  const alloc: Allocation = {};
+  for (const [size, batch] of CASES) {
+    const child = spawnSync(
+      process.execPath,
+      [...process.execArgv, '--expose-gc', '--max-semi-space-size=512', process.argv[1]!, '--allocation-child', `${size}:${batch}`],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    try {
+      alloc[`${size}n-b${batch}`] = JSON.parse(child.stdout.trim().split('\n').pop() ?? '') as Allocation[string];
+    } catch {
+      console.error(`bench/raft: allocation child ${size}:${batch} failed: ${child.stderr.trim().split('\n')[0] ?? child.status}`);
+    }
   }
   const bytesPerEntry: Record<string, number | null> = {};
   const retainedBytesPerEntry: Record<string, number | null> = {};
   for (const [size, batch] of CASES) {
     const key = `${size}n-b${batch}`;
-    bytesPerEntry[key] = alloc?.[key]?.allocated ?? null;
-    retainedBytesPerEntry[key] = alloc?.[key]?.retained ?? null;
+    bytesPerEntry[key] = alloc[key]?.allocated ?? null;
+    retainedBytesPerEntry[key] = alloc[key]?.retained ?? null;
   }
   console.log(
     JSON.stringify({
