@@ -156,6 +156,7 @@ export class WriteAheadLog {
   private flushing: Promise<void> | null = null;
   /** Saves carrying a snapshot write its file first; later saves wait behind this so order is kept. */
   private gate: Promise<void> | null = null;
+  private releasing: Promise<void> = Promise.resolve();
   private failure: Error | null = null;
   private closed = false;
   private unsynced = false;
@@ -268,6 +269,7 @@ export class WriteAheadLog {
     } finally {
       this.closed = true;
       await this.flushing?.catch(() => undefined);
+      await this.releasing;
       await this.current.close().catch(() => undefined);
       this.lock.release();
     }
@@ -468,7 +470,13 @@ export class WriteAheadLog {
   }
 
   /** After a snapshot is durable: delete the oldest segments whose entries it covers, and older snapshot files. */
-  private async releaseCompacted(snapshot: { index: number }): Promise<void> {
+  /** Releases run one at a time, in snapshot order: two interleaved ones would each trim the segment list. */
+  private releaseCompacted(snapshot: { index: number }): Promise<void> {
+    this.releasing = this.releasing.then(() => this.releaseCompactedNow(snapshot));
+    return this.releasing;
+  }
+
+  private async releaseCompactedNow(snapshot: { index: number }): Promise<void> {
     if (this.failure || this.closed) return;
     let highest = 0;
     let releasable = 0;
@@ -479,12 +487,15 @@ export class WriteAheadLog {
     }
     try {
       // Oldest first, so a crash part-way leaves a contiguous run of segments.
-      for (const segment of this.segments.slice(0, releasable)) await unlink(join(this.dir, segment.name));
-      this.segments.splice(0, releasable);
-      const keep = this.snapshotMarker ? snapshotFileName(this.snapshotMarker) : '';
+      for (let i = 0; i < releasable; i++) {
+        await unlink(join(this.dir, this.segments[0]!.name));
+        this.segments.shift();
+      }
+      // Only snapshots older than this durable one: a newer file may belong to a save whose marker is not
+      // durable yet, and then this one is still the snapshot recovery would load.
       for (const name of await readdir(this.dir)) {
         const match = SNAPSHOT_NAME.exec(name);
-        if (match && name !== keep && parseInt(match[1]!, 16) <= snapshot.index) await unlink(join(this.dir, name));
+        if (match && parseInt(match[1]!, 16) < snapshot.index) await unlink(join(this.dir, name));
       }
       await fsyncPath(this.dir);
     } catch (err) {
@@ -492,6 +503,7 @@ export class WriteAheadLog {
       this.log(`wal: could not release compacted files in ${this.dir}: ${(err as Error).message}`);
     }
   }
+
 }
 
 async function prepareDir(dir: string, createIfMissing: boolean): Promise<void> {

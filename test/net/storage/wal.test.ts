@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -185,6 +185,27 @@ describe('write-ahead log: segments, snapshots and compaction', () => {
     await wal.close();
     const { wal: again, recovered } = await WriteAheadLog.open(options);
     expect(recovered.entries).toEqual(entries(11, 12, 2, 200));
+    await again.close();
+  });
+
+  it('overlapping snapshot saves and appends keep their order and leave a consistent log', async () => {
+    const dir = tempDir();
+    const options = { dir, segmentBytes: 1024, ...quiet };
+    const { wal } = await WriteAheadLog.open(options);
+    for (let i = 1; i <= 60; i++) await wal.save({ entries: entries(i, i, 1, 60) });
+    const pending = [
+      wal.saveSnapshot({ index: 20, term: 1, data: new Uint8Array([20]) }),
+      wal.save({ entries: entries(61, 62, 1, 60) }),
+      wal.saveSnapshot({ index: 40, term: 1, data: new Uint8Array([40]) }),
+      wal.save({ entries: entries(63, 63, 2, 60), hardState: { term: 2, vote: 'n3', commit: 50 } }),
+    ];
+    await Promise.all(pending);
+    expect(wal.stats).toMatchObject({ snapshotIndex: 40, firstIndex: 41, lastIndex: 63 });
+    await wal.close();
+    const { wal: again, recovered } = await WriteAheadLog.open(options);
+    expect(recovered.snapshot).toEqual({ index: 40, term: 1, data: new Uint8Array([40]) });
+    expect(recovered.entries).toEqual([...entries(41, 62, 1, 60), ...entries(63, 63, 2, 60)]);
+    expect(readdirSync(dir).filter((n) => n.endsWith('.snap'))).toEqual(['snap-0000000000000028-0000000000000001.snap']);
     await again.close();
   });
 
