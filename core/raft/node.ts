@@ -57,6 +57,7 @@ export const defaultRaftOptions: Omit<ResolvedRaftOptions, 'id'> = {
 };
 
 const EMPTY_BYTES = new Uint8Array(0);
+const matchScratch: number[] = [];
 
 function fail(message: string): never {
   throw new RaftInvariantError(message);
@@ -642,19 +643,21 @@ function onVoteResponse(state: RaftState, m: VoteResponse): void {
   tallyVotes(state);
 }
 
+/** Append acknowledgements (and refusals) speak for the log on disk: they always wait for persistence. */
+function replyToAppend(state: RaftState, to: NodeId, reject: boolean, index: number, hintIndex: number, hintTerm: number): void {
+  const response: AppendResponse = { type: 'append-response', from: state.id, to, term: state.term, reject, index, hintIndex, hintTerm };
+  send(response, true);
+}
+
 function onAppend(state: RaftState, m: AppendRequest): void {
-  const reply = (reject: boolean, index: number, hintIndex: number, hintTerm: number): void => {
-    const response: AppendResponse = { type: 'append-response', from: state.id, to: m.from, term: state.term, reject, index, hintIndex, hintTerm };
-    send(response, true);
-  };
   if (m.prevIndex < state.log.snapshotIndex) {
     // The prefix is compacted, hence committed, hence identical to the leader's: restart from our commit.
-    reply(false, state.commit, 0, 0);
+    replyToAppend(state, m.from, false, state.commit, 0, 0);
     return;
   }
   if (logTerm(state, m.prevIndex) !== m.prevTerm) {
     const hintIndex = lastIndexWithTermAtMost(state, m.prevIndex, m.prevTerm);
-    reply(true, m.prevIndex, hintIndex, logTerm(state, hintIndex) ?? 0);
+    replyToAppend(state, m.from, true, m.prevIndex, hintIndex, logTerm(state, hintIndex) ?? 0);
     return;
   }
   const entries = m.entries;
@@ -671,7 +674,7 @@ function onAppend(state: RaftState, m: AppendRequest): void {
   if (firstNew < entries.length) appendToLog(state, firstNew === 0 ? entries : entries.slice(firstNew));
   const lastNew = m.prevIndex + entries.length;
   commitTo(state, Math.min(m.commit, lastNew));
-  reply(false, lastNew, 0, 0);
+  replyToAppend(state, m.from, false, lastNew, 0, 0);
 }
 
 function onHeartbeat(state: RaftState, m: HeartbeatRequest): void {
@@ -682,20 +685,14 @@ function onHeartbeat(state: RaftState, m: HeartbeatRequest): void {
 
 function onSnapshot(state: RaftState, m: SnapshotRequest): void {
   const snapshot = m.snapshot;
-  const reply = (index: number): void => {
-    const response: AppendResponse = {
-      type: 'append-response', from: state.id, to: m.from, term: state.term, reject: false, index, hintIndex: 0, hintTerm: 0,
-    };
-    send(response, true);
-  };
   if (snapshot.index <= state.commit) {
-    reply(state.commit);
+    replyToAppend(state, m.from, false, state.commit, 0, 0);
     return;
   }
   if (logTerm(state, snapshot.index) === snapshot.term) {
     // We already hold the snapshot's last entry: the log matches up to it, only the commit point moves.
     commitTo(state, snapshot.index);
-    reply(snapshot.index);
+    replyToAppend(state, m.from, false, snapshot.index, 0, 0);
     return;
   }
   state.log.entries = [];
@@ -712,7 +709,7 @@ function onSnapshot(state: RaftState, m: SnapshotRequest): void {
   state.emittedIndex = snapshot.index;
   state.appliedIndex = snapshot.index;
   outApplySnapshot = snapshot;
-  reply(snapshot.index);
+  replyToAppend(state, m.from, false, snapshot.index, 0, 0);
 }
 
 // -------------------------------------------------------------------------------------- leader: sending
@@ -817,10 +814,20 @@ function becomeReplicate(pr: Progress): void {
  * far as it is durable. */
 function maybeCommit(state: RaftState): boolean {
   const voters = state.membership.voters;
-  const matches: number[] = [];
-  for (const voter of voters) matches.push(voter === state.id ? state.durableIndex : (state.progress[voter]?.match ?? 0));
-  if (matches.length === 0) return false;
-  matches.sort((a, b) => b - a);
+  if (voters.length === 0) return false;
+  // Insertion sort, descending, into a reused scratch array: this runs on every acknowledgement.
+  const matches = matchScratch;
+  matches.length = 0;
+  for (const voter of voters) {
+    const match = voter === state.id ? state.durableIndex : (state.progress[voter]?.match ?? 0);
+    let i = matches.length;
+    matches.push(match);
+    while (i > 0 && matches[i - 1]! < match) {
+      matches[i] = matches[i - 1]!;
+      i--;
+    }
+    matches[i] = match;
+  }
   const candidate = matches[quorumSize(voters.length) - 1]!;
   if (candidate <= state.commit || logTerm(state, candidate) !== state.term) return false;
   commitTo(state, candidate);
@@ -903,7 +910,8 @@ function onPropose(state: RaftState, payloads: Uint8Array[]): void {
     return reject(state, 'propose', 'uncommitted-limit', `${state.uncommittedBytes} uncommitted bytes + ${bytes} would exceed maxUncommittedBytes ${state.options.maxUncommittedBytes}`);
   }
   const first = lastLogIndex(state) + 1;
-  const entries: Entry[] = payloads.map((data, i) => ({ index: first + i, term: state.term, kind: 'normal', data, conf: null }));
+  const entries: Entry[] = new Array<Entry>(payloads.length);
+  for (let i = 0; i < payloads.length; i++) entries[i] = { index: first + i, term: state.term, kind: 'normal', data: payloads[i]!, conf: null };
   appendToLog(state, entries);
   state.uncommittedBytes += bytes;
   outProposed = { firstIndex: first, lastIndex: first + entries.length - 1, term: state.term };
