@@ -93,6 +93,11 @@ export interface WorldOptions<M, I = never, O = never> {
   /** Per-node disk options, merged over `disk`. */
   disks?: Record<NodeId, DiskOptions>;
   clocks?: Record<NodeId, ClockOptions>;
+  /**
+   * Draws each node's clock offset in [-maxOffsetMs, maxOffsetMs] and drift in [-maxDriftPpm, maxDriftPpm] from
+   * its `clock/<id>` stream; an entry in `clocks` wins over the draw.
+   */
+  randomClocks?: { maxOffsetMs: number; maxDriftPpm: number };
   /** Timed faults, applied in order of time. */
   nemesis?: readonly NemesisEvent[];
   /** Keep a one-line description of every processed event (for `firstDivergence`); costs memory. */
@@ -204,6 +209,8 @@ export class World<S, M, I = never, O = never> {
   private nemesisApplied = 0;
   private nextTimerId = 1;
   private readonly planned: number[] = [0, 0];
+  private lastEvent: WorldEvent | undefined;
+  private lastOutcome: Outcome = 'handled';
   /** Ids of every process not removed, recomputed on membership changes (programs ask on every broadcast). */
   private members: readonly NodeId[] = [];
   readonly trail: TrailEntry[] | undefined;
@@ -238,6 +245,11 @@ export class World<S, M, I = never, O = never> {
   /** Events processed so far. */
   get events(): number {
     return this.processed;
+  }
+
+  /** Time of the next queued event (Infinity when none). */
+  nextEventTime(): number {
+    return this.scheduler.peekTime();
   }
 
   /** Events waiting in the queue. */
@@ -286,6 +298,8 @@ export class World<S, M, I = never, O = never> {
     this.processed++;
     const outcome = this.dispatch(event);
     this.fold(event, outcome);
+    this.lastEvent = event;
+    this.lastOutcome = outcome;
     return true;
   }
 
@@ -400,6 +414,11 @@ export class World<S, M, I = never, O = never> {
     return this.network.nodes;
   }
 
+  /** One line describing the last processed event, e.g. `t=5000 call probe -> handled` (described on demand). */
+  describeLastEvent(): string | undefined {
+    return this.lastEvent && `t=${this.now} ${this.describe(this.lastEvent)} -> ${this.lastOutcome}`;
+  }
+
   summary(): WorldSummary {
     return {
       seed: this.streams.seed,
@@ -435,7 +454,7 @@ export class World<S, M, I = never, O = never> {
       status: 'crashed',
       epoch: 0,
       state: undefined,
-      clock: new LocalClock(this.options.clocks?.[id]),
+      clock: new LocalClock(this.options.clocks?.[id] ?? this.drawClock(id)),
       disk: new SimDisk(id, this.streams.stream(`disk/${id}`), diskOptions),
       random: this.streams.stream(`node/${id}`),
       liveTimers: new Set(),
@@ -453,6 +472,16 @@ export class World<S, M, I = never, O = never> {
   }
 
   /** Boots this incarnation later; a crash in between makes the boot stale (it belonged to an earlier crash). */
+  private drawClock(id: NodeId): ClockOptions | undefined {
+    const spread = this.options.randomClocks;
+    if (!spread) return undefined;
+    const rng = this.streams.stream(`clock/${id}`);
+    return {
+      offsetMs: Math.round(rng.uniform(-spread.maxOffsetMs, spread.maxOffsetMs)),
+      driftPpm: Math.round(rng.uniform(-spread.maxDriftPpm, spread.maxDriftPpm)),
+    };
+  }
+
   private restartLater(p: Process<S>, delayMs: number): void {
     this.scheduler.schedule(this.now + delayMs, { kind: 'boot', node: p.index, epoch: p.epoch });
   }
@@ -764,6 +793,40 @@ export function firstDivergence(
   const n = Math.max(a.length, b.length);
   for (let i = 0; i < n; i++) {
     if (a[i]?.hash !== b[i]?.hash) return { index: i, a: a[i]?.text, b: b[i]?.text };
+  }
+  return null;
+}
+
+/** The part of a World that `compareRuns` drives (any World, whatever its type parameters). */
+export type SteppableWorld = Pick<World<unknown, unknown>, 'pending' | 'nextEventTime' | 'step' | 'runHash' | 'events' | 'describeLastEvent'>;
+
+export interface Divergence {
+  /** Index of the first event (in processing order) after which the two run hashes differ. */
+  index: number;
+  a: string | undefined;
+  b: string | undefined;
+}
+
+/**
+ * Steps two worlds in lockstep and names the first event where their run hashes part, without keeping a trail:
+ * cheap enough for a replay of millions of events. Null when they agree to the end (or to the limits).
+ */
+export function compareRuns(a: SteppableWorld, b: SteppableWorld, limits: RunLimits = {}): Divergence | null {
+  const until = limits.untilMs ?? Infinity;
+  const budget = limits.maxEvents ?? Infinity;
+  for (let n = 0; n < budget; n++) {
+    const aNext = a.pending > 0 && a.nextEventTime() <= until;
+    const bNext = b.pending > 0 && b.nextEventTime() <= until;
+    if (!aNext && !bNext) return null;
+    if (aNext) a.step();
+    if (bNext) b.step();
+    if (aNext !== bNext || a.runHash() !== b.runHash()) {
+      return {
+        index: Math.max(a.events, b.events) - 1,
+        a: aNext ? a.describeLastEvent() : undefined,
+        b: bNext ? b.describeLastEvent() : undefined,
+      };
+    }
   }
   return null;
 }

@@ -4,7 +4,7 @@ import { generateNemesis, type NemesisEvent } from '../../../sim/world/nemesis.t
 import type { LinkConfig } from '../../../sim/world/network.ts';
 import { gossipCodec } from '../../../sim/world/toy-gossip.ts';
 import * as worldModule from '../../../sim/world/world.ts';
-import { firstDivergence, NodeProgramError, World, type NodeProgram } from '../../../sim/world/world.ts';
+import { compareRuns, firstDivergence, NodeProgramError, World, type NodeProgram } from '../../../sim/world/world.ts';
 import { heard, NODES, toyWorld, type Recorded, type ToyWorld } from './toy.ts';
 
 type WorldModule = typeof worldModule;
@@ -85,6 +85,36 @@ describe('world: determinism', () => {
     expect(d).not.toBeNull();
     expect(d!.b).toMatch(/^t=5000 call probe -> handled$/);
     expect(a.world.trail![d!.index - 1]!.hash).toBe(b.world.trail![d!.index - 1]!.hash);
+  });
+
+  it('compareRuns steps two worlds in lockstep and names the first diverging event without a trail', () => {
+    const build = (probe: boolean, seed = 7) => {
+      const { world } = toyWorld({ seed, network: { defaultLink: CHAOS_LINK } });
+      world.schedule(generateNemesis(world.streams.stream('nemesis'), { nodes: NODES, endMs: 8_000, meanGapMs: 400, meanFaultMs: 600 }));
+      if (probe) world.at(5_000, 'probe', () => {});
+      return world;
+    };
+    expect(compareRuns(build(false), build(false), { untilMs: 10_000 })).toBeNull();
+    const d = compareRuns(build(false), build(true), { untilMs: 10_000 });
+    expect(d).not.toBeNull();
+    expect(d!.b).toBe('t=5000 call probe -> handled');
+    expect(d!.a).toMatch(/^t=5000 /);
+    // Different seeds part at the first event that draws differently.
+    const seeds = compareRuns(build(false, 1), build(false, 2));
+    expect(seeds!.index).toBeGreaterThan(0);
+  });
+
+  it('random clocks draw each node an offset and a drift from its own stream', () => {
+    const { world, outputs } = toyWorld({ randomClocks: { maxOffsetMs: 10_000, maxDriftPpm: 500 }, clocks: { n5: { offsetMs: 0 } } });
+    world.run({ untilMs: 100 });
+    const bootLocal = new Map(outputs.filter((o) => o.value.kind === 'boot').map((o) => [o.node, (o.value as { localMs: number }).localMs]));
+    expect(new Set(bootLocal.values()).size).toBe(5);
+    expect(bootLocal.get('n5')).toBe(0);
+    expect(world.clock('n1').driftPpm).not.toBe(0);
+    expect(Math.abs(world.clock('n1').driftPpm)).toBeLessThanOrEqual(500);
+    const again = toyWorld({ randomClocks: { maxOffsetMs: 10_000, maxDriftPpm: 500 }, clocks: { n5: { offsetMs: 0 } } });
+    again.world.run({ untilMs: 100 });
+    expect(again.world.runHash()).toBe(world.runHash());
   });
 
   it('runs that differ only in message bytes have different hashes', () => {
@@ -394,6 +424,13 @@ describe('world: inputs, errors and bounds', () => {
     world.run();
     expect(out).toEqual(['n1 got hello #1']);
     expect(dropped).toEqual(['n2 anyone? @7']);
+  });
+
+  it('compareRuns reports a run that ends while the other goes on', () => {
+    const a = echoWorld();
+    const b = echoWorld();
+    b.world.input('n1', 'extra', 4);
+    expect(compareRuns(a.world, b.world)).toEqual({ index: 2, a: undefined, b: 't=4 input n1 -> handled' });
   });
 
   it('a program that throws is reported with node, time and event', () => {
