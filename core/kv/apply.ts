@@ -59,7 +59,13 @@ export function isWriteRequest(request: KeysRequest): boolean {
   return request.method === 'PUT' || request.method === 'POST' || request.method === 'DELETE';
 }
 
-/** Whether a request is a watch (GET with wait=true), served locally by the replica it reached. */
+/** Whether a request is a watch, served locally by the replica it reached. etcd turns a GET with
+ * quorum=true into a read through the log before it looks at `wait`, so that one is a plain read. */
 export function isWatchRequest(request: KeysRequest): boolean {
-  return request.method === 'GET' && request.wait;
+  return request.method === 'GET' && request.wait && !request.quorum;
+}
+
+/** Whether a request must go through the log: every write, and reads with quorum=true. */
+export function goesThroughLog(request: KeysRequest): boolean {
+  return isWriteRequest(request) || (request.method === 'GET' && request.quorum);
 }

@@ -29,5 +29,5 @@ export {
   restoreStore,
   type StoreOptions,
 } from './store.ts';
-export { applyCommand, applyRequest, isWriteRequest, isWatchRequest } from './apply.ts';
+export { applyCommand, applyRequest, isWriteRequest, isWatchRequest, goesThroughLog } from './apply.ts';
 export { toMsgpackSafe, fromMsgpackSafe, escapeLoneSurrogates, unescapeLoneSurrogates } from './wire.ts';

@@ -124,7 +124,7 @@ export function replay(cases: FixtureCase[], modules: ReplayModules = { kv, api 
     let reply: KeysReply;
     if (!parsed.ok) {
       reply = parsed.reply;
-    } else if (parsed.request.wait) {
+    } else if (kvModule.isWatchRequest(parsed.request)) {
       const r = parsed.request;
       const w = kvModule.watch(store, r.path, r.recursive, r.stream, r.waitIndex);
       if (w.kind === 'error') reply = { type: 'error', error: w.error };

@@ -33,7 +33,7 @@ function roundTrip(api: Api, kv: Kv, store: realKv.KvStore, input: realApi.HttpR
   let response: realApi.HttpResponse;
   if (!parsed.ok) {
     response = api.renderKeysResponse(parsed.reply, { method: input.method });
-  } else if (parsed.request.wait) {
+  } else if (kv.isWatchRequest(parsed.request)) {
     const w = kv.watch(store, parsed.request.path, parsed.request.recursive, parsed.request.stream, parsed.request.waitIndex);
     if (w.kind === 'registered') kv.unwatch(store, w.watchId, parsed.request.path);
     response = api.renderKeysResponse(w.kind === 'error' ? { type: 'error', error: w.error } : { type: 'watch', startIndex: w.startIndex, events: w.kind === 'event' ? [w.event] : [] });

@@ -319,3 +319,14 @@ describe('snapshots, and a watch quirk kept from etcd', () => {
     expect(out.deliveries.map((d) => [d.watchId, d.event.action])).toEqual([[id, 'delete'], [id, 'delete']]);
   });
 });
+
+describe('routing requests', () => {
+  it('treats GET wait=true as a watch unless quorum=true makes it a read through the log, as etcd does', () => {
+    expect(kv.isWatchRequest(req('GET', '/k', { wait: true }))).toBe(true);
+    expect(kv.isWatchRequest(req('GET', '/k', { wait: true, quorum: true }))).toBe(false);
+    expect(kv.goesThroughLog(req('GET', '/k', { wait: true, quorum: true }))).toBe(true);
+    expect(kv.goesThroughLog(req('GET', '/k'))).toBe(false);
+    expect(kv.goesThroughLog(req('HEAD', '/k', { quorum: true }))).toBe(false);
+    for (const m of ['PUT', 'POST', 'DELETE'] as const) expect(kv.goesThroughLog(req(m, '/k'))).toBe(true);
+  });
+});
