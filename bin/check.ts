@@ -1,10 +1,13 @@
 // `raftsim check <files...> --format F`: checks recorded histories for linearizability, one line per file.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { FORMATS, FormatError, parseHistory, type FormatName } from '../sim/check/formats.ts';
-import type { History } from '../sim/check/history.ts';
+import { FORMATS, FormatError, parseHistory, parseRaftsimFile, type FormatName, type RaftsimFile } from '../sim/check/formats.ts';
+import type { CheckResult, EtcdInput, EtcdOutput, History, Operation } from '../sim/check/history.ts';
 import { checkHistory, modelFor, type LinearizabilityResult } from '../sim/check/linearizability.ts';
+import { checkRaftSafety } from '../sim/check/raft-safety.ts';
 import { renderReport } from '../sim/check/report.ts';
+import { checkTtl } from '../sim/check/ttl.ts';
+import { checkWatches } from '../sim/check/watch.ts';
 import { parseFlags, parseInteger } from './args.ts';
 import { UsageError } from './usage.ts';
 
@@ -12,6 +15,18 @@ export const usage = 'check <files...> --format jepsen-etcd|porcupine-kv|raftsim
 
 function formatMs(ms: number): string {
   return ms.toFixed(1);
+}
+
+/** The checkers a raftsim file carries data for: Raft safety, watches, and TTLs when the header sets the slack. */
+function otherCheckers(history: History, file: RaftsimFile | undefined): CheckResult[] {
+  if (!file) return [];
+  const results: CheckResult[] = [];
+  if (file.raft.samples.length > 0 || file.raft.acked.length > 0) results.push(checkRaftSafety(file.raft));
+  if (file.events.length > 0 || file.watches.length > 0) {
+    results.push(checkWatches(file.events, file.watches, { historyCapacity: file.watchHistoryCapacity ?? 1000 }));
+  }
+  if (file.ttl && history.model === 'etcd') results.push(checkTtl(history.ops as Operation<EtcdInput, EtcdOutput>[], file.ttl));
+  return results;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -29,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
 
   // Parse everything first: bad input anywhere is exit 2 before any verdict is printed.
   const histories: History[] = [];
+  const extras: (RaftsimFile | undefined)[] = [];
   for (const file of positionals) {
     let text: string;
     try {
@@ -39,7 +55,14 @@ export async function run(argv: string[]): Promise<number> {
       return 2;
     }
     try {
-      histories.push(parseHistory(format as FormatName, text));
+      if (format === 'raftsim') {
+        const file = parseRaftsimFile(text);
+        histories.push(file.history);
+        extras.push(file);
+      } else {
+        histories.push(parseHistory(format as FormatName, text));
+        extras.push(undefined);
+      }
     } catch (err) {
       if (err instanceof FormatError) {
         process.stderr.write(`raftsim check: ${file}:${err.line}: ${err.reason}\n`);
@@ -56,20 +79,29 @@ export async function run(argv: string[]): Promise<number> {
     const history = histories[i]!;
     const started = performance.now();
     const result: LinearizabilityResult = checkHistory(history, { timeoutMs, stopAtFirstFailure: !values['all-keys'] });
+    const others = otherCheckers(history, extras[i]).filter((r) => !r.ok);
     const ms = performance.now() - started;
     totalMs += ms;
-    process.stdout.write(`${file}\t${result.verdict}\t${formatMs(ms)}\n`);
-    if (result.verdict === 'linearizable') continue;
+    const verdict = result.verdict === 'linearizable' && others.length > 0 ? 'violation' : result.verdict;
+    process.stdout.write(`${file}\t${verdict}\t${formatMs(ms)}\n`);
+    for (const other of others) process.stderr.write(`${file}: ${other.summary}\n`);
+    if (verdict === 'linearizable') continue;
     allHeld = false;
+    if (result.verdict === 'linearizable') continue;
     process.stderr.write(`${file}: ${result.explanation}\n`);
     if (values.report !== undefined) {
       for (const partition of result.partitions) {
         if (!partition.failure) continue;
-        mkdirSync(values.report, { recursive: true });
         const suffix = result.partitions.filter((p) => p.failure).length > 1 ? `.${partition.key.replace(/[^A-Za-z0-9_-]/g, '_')}` : '';
         const out = join(values.report, `${basename(file)}${suffix}.html`);
         const html = renderReport({ title: `${basename(file)}: not linearizable`, model: modelFor(history.model), ops: history.ops, failure: partition.failure });
-        writeFileSync(out, html);
+        try {
+          mkdirSync(values.report, { recursive: true });
+          writeFileSync(out, html);
+        } catch (err) {
+          process.stderr.write(`raftsim check: cannot write the report ${out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}\n`);
+          return 2;
+        }
         process.stderr.write(`${file}: report ${out}\n`);
       }
     }

@@ -2,14 +2,19 @@
 // lines. Every rejection is a FormatError naming the line, so the CLI can print one line and exit 2.
 // Jepsen and Porcupine logs carry no times: the line number is the time, which preserves real-time order.
 import type {
+  AckedWrite,
+  CommittedEvent,
   History,
   KvInput,
   KvOutput,
   ModelName,
   Operation,
+  NodeSample,
   Outcome,
+  RaftObservations,
   RegisterInput,
   RegisterOutput,
+  WatchRecord,
 } from './history.ts';
 
 export type FormatName = 'jepsen-etcd' | 'porcupine-kv' | 'raftsim';
@@ -214,25 +219,43 @@ export function parsePorcupineKv(text: string): History<KvInput, KvOutput> {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// raftsim: JSON lines. Line 1 `{"raftsim":"history","version":1,"model":"etcd"}`, then one Operation per line.
+// raftsim: JSON lines. The first non-empty line is the header
+// `{"raftsim":"history","version":1,"model":"etcd", "ttl"?: {...}, "watchHistoryCapacity"?: N}`; every other line
+// is an operation (an Operation object as is) or one observation wrapped in a one-field object:
+// `{"sample": NodeSample}`, `{"acked": AckedWrite}`, `{"event": CommittedEvent}`, `{"watch": WatchRecord}`.
+
+/** Everything a raftsim history file can carry: the history and what the other checkers judge. */
+export interface RaftsimFile {
+  history: History;
+  raft: RaftObservations;
+  events: CommittedEvent[];
+  watches: WatchRecord[];
+  /** TTL checking parameters; TTLs are judged only when the file states them. */
+  ttl?: { expiryTickMs: number; clockErrorMs: number };
+  watchHistoryCapacity?: number;
+}
 
 const ETCD_FS = new Set(['get', 'set', 'create', 'update', 'cas', 'delete', 'cad']);
+const ROLES = new Set(['follower', 'candidate', 'leader']);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 function validInput(model: ModelName, input: unknown): string | undefined {
   if (!isObject(input) || typeof input.f !== 'string') return 'input must be an object with a string "f"';
   const f = input.f;
   const str = (k: string) => typeof input[k] === 'string';
   const optStr = (k: string) => input[k] === undefined || str(k);
-  const optInt = (k: string) => input[k] === undefined || Number.isSafeInteger(input[k]);
+  const optInt = (k: string) => input[k] === undefined || isInt(input[k]);
   switch (model) {
     case 'register':
       if (f === 'read') return undefined;
-      if (f === 'write') return Number.isSafeInteger(input.value) ? undefined : 'write needs an integer "value"';
-      if (f === 'cas') return Number.isSafeInteger(input.from) && Number.isSafeInteger(input.to) ? undefined : 'cas needs integer "from" and "to"';
+      if (f === 'write') return isInt(input.value) ? undefined : 'write needs an integer "value"';
+      if (f === 'cas') return isInt(input.from) && isInt(input.to) ? undefined : 'cas needs integer "from" and "to"';
       return `unknown operation '${f}' for the register model`;
     case 'kv':
       if (f === 'get') return undefined;
@@ -251,23 +274,86 @@ function validInput(model: ModelName, input: unknown): string | undefined {
 function validOutput(model: ModelName, input: { f: string }, output: unknown): string | undefined {
   switch (model) {
     case 'register':
-      if (input.f === 'read') return output === 'nil' || Number.isSafeInteger(output) ? undefined : 'a read outputs an integer or "nil"';
+      if (input.f === 'read') return output === 'nil' || isInt(output) ? undefined : 'a read outputs an integer or "nil"';
       return typeof output === 'boolean' ? undefined : `${input.f} outputs a boolean`;
     case 'kv':
       return input.f !== 'get' || typeof output === 'string' ? undefined : 'a get outputs a string';
     case 'etcd': {
       if (!isObject(output)) return 'an etcd output is {"index":N} or {"error":CODE}';
-      if (output.error !== undefined) return Number.isSafeInteger(output.error) && (output.index === undefined || Number.isSafeInteger(output.index)) ? undefined : '"error" and "index" must be integers';
-      if (!Number.isSafeInteger(output.index)) return 'a successful etcd output needs an integer "index"';
+      if (output.error !== undefined) return isInt(output.error) && (output.index === undefined || isInt(output.index)) ? undefined : '"error" and "index" must be integers';
+      if (!isInt(output.index)) return 'a successful etcd output needs an integer "index"';
       if (input.f === 'get' && typeof output.value !== 'string') return 'a successful get needs a string "value"';
       return undefined;
     }
   }
 }
 
-export function parseRaftsim(text: string): History {
+function parseOperation(line: number, model: ModelName, value: Record<string, unknown>, ids: Set<number>): Operation {
+  const { id, client, key, input, output, outcome, call, ret, meta } = value;
+  if (!isInt(id) || ids.has(id)) throw new FormatError(line, '"id" must be a unique integer');
+  if (!isInt(client)) throw new FormatError(line, '"client" must be an integer');
+  if (typeof key !== 'string') throw new FormatError(line, '"key" must be a string');
+  if (outcome !== 'ok' && outcome !== 'fail' && outcome !== 'info') throw new FormatError(line, '"outcome" must be ok, fail or info');
+  if (!isTime(call) || !isTime(ret) || ret < call) throw new FormatError(line, '"call" and "ret" must be times with ret >= call');
+  const inputProblem = validInput(model, input);
+  if (inputProblem) throw new FormatError(line, inputProblem);
+  if (outcome === 'ok') {
+    const outputProblem = validOutput(model, input as { f: string }, output);
+    if (outputProblem) throw new FormatError(line, outputProblem);
+  }
+  if (meta !== undefined && !isObject(meta)) throw new FormatError(line, '"meta" must be an object');
+  const op: Operation = { id, client, key, input, output: outcome === 'ok' ? output : null, outcome, call, ret };
+  if (meta !== undefined) op.meta = meta;
+  ids.add(id);
+  return op;
+}
+
+function checkSample(line: number, v: unknown): NodeSample {
+  if (!isObject(v)) throw new FormatError(line, '"sample" must be an object');
+  for (const k of ['node', 'term', 'commitIndex', 'lastIndex', 'applied']) if (!isInt(v[k])) throw new FormatError(line, `sample "${k}" must be an integer`);
+  if (!isTime(v.time)) throw new FormatError(line, 'sample "time" must be a number');
+  if (typeof v.role !== 'string' || !ROLES.has(v.role)) throw new FormatError(line, 'sample "role" must be follower, candidate or leader');
+  if (v.event !== undefined && v.event !== 'crash' && v.event !== 'restart') throw new FormatError(line, 'sample "event" must be crash or restart');
+  if (v.persistedCommit !== undefined && !isInt(v.persistedCommit)) throw new FormatError(line, 'sample "persistedCommit" must be an integer');
+  if (v.stateDigest !== undefined && typeof v.stateDigest !== 'string') throw new FormatError(line, 'sample "stateDigest" must be a string');
+  if (v.log !== undefined) {
+    const log = v.log;
+    const entryOk = (e: unknown) => Array.isArray(e) && e.length === 2 && isInt(e[0]) && typeof e[1] === 'string';
+    if (!isObject(log) || !isInt(log.from) || log.from < 1 || !Array.isArray(log.entries) || !log.entries.every(entryOk)) {
+      throw new FormatError(line, 'sample "log" must be {"from": N >= 1, "entries": [[term, "digest"], ...]}');
+    }
+  }
+  return v as unknown as NodeSample;
+}
+
+function checkAcked(line: number, v: unknown): AckedWrite {
+  if (!isObject(v) || !isInt(v.op) || !isTime(v.time) || !isInt(v.raftIndex) || !isInt(v.raftTerm) || typeof v.digest !== 'string') {
+    throw new FormatError(line, '"acked" must be {"op", "time", "raftIndex", "raftTerm", "digest"}');
+  }
+  return v as unknown as AckedWrite;
+}
+
+function isEvent(v: unknown): v is CommittedEvent {
+  return isObject(v) && isInt(v.index) && typeof v.key === 'string' && typeof v.action === 'string' && (v.value === undefined || typeof v.value === 'string');
+}
+
+function checkWatch(line: number, v: unknown): WatchRecord {
+  const bad = (what: string) => new FormatError(line, `watch ${what}`);
+  if (!isObject(v)) throw bad('must be an object');
+  if (!isInt(v.watcher) || typeof v.key !== 'string' || typeof v.recursive !== 'boolean' || !isInt(v.waitIndex) || typeof v.stream !== 'boolean') {
+    throw bad('needs "watcher", "key", "recursive", "waitIndex" and "stream"');
+  }
+  if (!Array.isArray(v.received) || !v.received.every((e) => isEvent(e) && isTime((e as unknown as Record<string, unknown>).time))) {
+    throw bad('"received" must be a list of events with times');
+  }
+  if (v.cleared !== undefined && !(isObject(v.cleared) && isTime(v.cleared.time) && isInt(v.cleared.index))) throw bad('"cleared" must be {"time", "index"}');
+  if (v.drainedThrough !== undefined && !isInt(v.drainedThrough)) throw bad('"drainedThrough" must be an integer');
+  return v as unknown as WatchRecord;
+}
+
+export function parseRaftsimFile(text: string): RaftsimFile {
   const all = lines(text);
-  let headerLine = all.findIndex((l) => l.trim() !== '');
+  const headerLine = all.findIndex((l) => l.trim() !== '');
   if (headerLine < 0) throw new FormatError(1, 'empty file (expected a {"raftsim":"history",...} header line)');
   let header: unknown;
   try {
@@ -280,7 +366,18 @@ export function parseRaftsim(text: string): History {
   }
   const model = header.model;
   if (model !== 'register' && model !== 'kv' && model !== 'etcd') throw new FormatError(headerLine + 1, `unknown model '${String(model)}' (expected register, kv or etcd)`);
-  const ops: Operation[] = [];
+  const file: RaftsimFile = { history: { model, ops: [] }, raft: { samples: [], acked: [] }, events: [], watches: [] };
+  if (header.ttl !== undefined) {
+    const t = header.ttl;
+    if (!isObject(t) || !isTime(t.expiryTickMs) || !isTime(t.clockErrorMs) || t.expiryTickMs < 0 || t.clockErrorMs < 0) {
+      throw new FormatError(headerLine + 1, 'header "ttl" must be {"expiryTickMs": N, "clockErrorMs": N}');
+    }
+    file.ttl = { expiryTickMs: t.expiryTickMs, clockErrorMs: t.clockErrorMs };
+  }
+  if (header.watchHistoryCapacity !== undefined) {
+    if (!isInt(header.watchHistoryCapacity) || header.watchHistoryCapacity < 1) throw new FormatError(headerLine + 1, 'header "watchHistoryCapacity" must be a positive integer');
+    file.watchHistoryCapacity = header.watchHistoryCapacity;
+  }
   const ids = new Set<number>();
   for (let i = headerLine + 1; i < all.length; i++) {
     const line = i + 1;
@@ -291,34 +388,33 @@ export function parseRaftsim(text: string): History {
     } catch {
       throw new FormatError(line, `not JSON: '${shorten(all[i]!)}'`);
     }
-    if (!isObject(value)) throw new FormatError(line, 'an operation must be a JSON object');
-    const { id, client, key, input, output, outcome, call, ret, meta } = value;
-    if (!Number.isSafeInteger(id) || ids.has(id as number)) throw new FormatError(line, '"id" must be a unique integer');
-    if (!Number.isSafeInteger(client)) throw new FormatError(line, '"client" must be an integer');
-    if (typeof key !== 'string') throw new FormatError(line, '"key" must be a string');
-    if (outcome !== 'ok' && outcome !== 'fail' && outcome !== 'info') throw new FormatError(line, '"outcome" must be ok, fail or info');
-    if (typeof call !== 'number' || typeof ret !== 'number' || !Number.isFinite(call) || !Number.isFinite(ret) || ret < call) {
-      throw new FormatError(line, '"call" and "ret" must be times with ret >= call');
-    }
-    const inputProblem = validInput(model, input);
-    if (inputProblem) throw new FormatError(line, inputProblem);
-    if (outcome === 'ok') {
-      const outputProblem = validOutput(model, input as { f: string }, output);
-      if (outputProblem) throw new FormatError(line, outputProblem);
-    }
-    if (meta !== undefined && !isObject(meta)) throw new FormatError(line, '"meta" must be an object');
-    const op: Operation = { id: id as number, client: client as number, key, input, output: outcome === 'ok' ? output : null, outcome, call, ret };
-    if (meta !== undefined) op.meta = meta;
-    ids.add(op.id);
-    ops.push(op);
+    if (!isObject(value)) throw new FormatError(line, 'each line must be a JSON object');
+    if ('sample' in value) file.raft.samples.push(checkSample(line, value.sample));
+    else if ('acked' in value) file.raft.acked.push(checkAcked(line, value.acked));
+    else if ('event' in value) {
+      if (!isEvent(value.event)) throw new FormatError(line, '"event" must be {"index", "key", "action", "value"?}');
+      file.events.push(value.event);
+    } else if ('watch' in value) file.watches.push(checkWatch(line, value.watch));
+    else file.history.ops.push(parseOperation(line, model, value, ids));
   }
-  return { model, ops };
+  return file;
 }
 
-/** The serialized form parseRaftsim reads. */
-export function serializeRaftsim(history: History): string {
-  const out = [JSON.stringify({ raftsim: 'history', version: 1, model: history.model })];
+export function parseRaftsim(text: string): History {
+  return parseRaftsimFile(text).history;
+}
+
+/** The serialized form parseRaftsimFile reads. */
+export function serializeRaftsim(history: History, extra: Partial<Omit<RaftsimFile, 'history'>> = {}): string {
+  const header: Record<string, unknown> = { raftsim: 'history', version: 1, model: history.model };
+  if (extra.ttl) header.ttl = extra.ttl;
+  if (extra.watchHistoryCapacity !== undefined) header.watchHistoryCapacity = extra.watchHistoryCapacity;
+  const out = [JSON.stringify(header)];
   for (const op of history.ops) out.push(JSON.stringify(op));
+  for (const sample of extra.raft?.samples ?? []) out.push(JSON.stringify({ sample }));
+  for (const acked of extra.raft?.acked ?? []) out.push(JSON.stringify({ acked }));
+  for (const event of extra.events ?? []) out.push(JSON.stringify({ event }));
+  for (const watch of extra.watches ?? []) out.push(JSON.stringify({ watch }));
   return out.join('\n') + '\n';
 }
 

@@ -140,6 +140,37 @@ export interface RaftObservations {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Watches: the committed event history and what each watcher received (judged by watch.ts).
+
+/** One entry of the committed event history: every etcd index is one event. */
+export interface CommittedEvent {
+  index: number;
+  key: string;
+  action: string;
+  /** Value after the event; absent for deletions and expirations. */
+  value?: string;
+}
+
+export interface ReceivedEvent extends CommittedEvent {
+  time: number;
+}
+
+export interface WatchRecord {
+  watcher: number;
+  key: string;
+  recursive: boolean;
+  /** First index the watcher asked for (a watch without waitIndex: the store index when it registered + 1). */
+  waitIndex: number;
+  /** A streaming watch receives every event; a one-shot watch only the first. */
+  stream: boolean;
+  received: ReceivedEvent[];
+  /** The reply was 401 "event index cleared"; `index` is the etcd index the error carried. */
+  cleared?: { time: number; index: number };
+  /** The simulator let the watch drain: every matching event up to this index must have arrived. */
+  drainedThrough?: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Verdicts shared by every checker.
 
 export interface Violation {

@@ -1,35 +1,9 @@
 // Watches: every watcher receives every matching event from its waitIndex on, in index order, without gaps or
 // duplicates, each agreeing with the committed event at that index; or a 401 (event index cleared) when, and
 // only when, its waitIndex had left etcd's event history window.
-import { resultOf, type CheckResult, type Violation } from './history.ts';
+import { resultOf, type CheckResult, type CommittedEvent, type Violation, type WatchRecord } from './history.ts';
 
-/** One entry of the committed event history: every etcd index is one event. */
-export interface CommittedEvent {
-  index: number;
-  key: string;
-  action: string;
-  /** Value after the event; absent for deletions and expirations. */
-  value?: string;
-}
-
-export interface ReceivedEvent extends CommittedEvent {
-  time: number;
-}
-
-export interface WatchRecord {
-  watcher: number;
-  key: string;
-  recursive: boolean;
-  /** First index the watcher asked for (a watch without waitIndex: the store index when it registered + 1). */
-  waitIndex: number;
-  /** A streaming watch receives every event; a one-shot watch only the first. */
-  stream: boolean;
-  received: ReceivedEvent[];
-  /** The reply was 401 "event index cleared"; `index` is the etcd index the error carried. */
-  cleared?: { time: number; index: number };
-  /** The simulator let the watch drain: every matching event up to this index must have arrived. */
-  drainedThrough?: number;
-}
+export type { CommittedEvent, ReceivedEvent, WatchRecord } from './history.ts';
 
 export interface WatchOptions {
   /** How many events etcd's event history retains (etcd v2: 1000). */

@@ -3,6 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { serializeRaftsim } from '../../../sim/check/formats.ts';
+import type { EtcdInput, EtcdOutput, NodeSample, Operation } from '../../../sim/check/history.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
 const dataDir = resolve(root, '../shared/data/porcupine');
@@ -137,5 +139,62 @@ describe('raftsim check on bad input', () => {
     const r = raftsim('check', broken, '--format', 'raftsim');
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(`raftsim check: ${broken}:4: unknown operation 'frob' for the etcd model`);
+  });
+});
+
+describe('raftsim check on raftsim files carrying observations', () => {
+  const ops: Operation<EtcdInput, EtcdOutput>[] = [
+    { id: 0, client: 1, key: '/a', input: { f: 'set', value: '1', ttl: 1 }, output: { index: 1 }, outcome: 'ok', call: 0, ret: 5 },
+    { id: 1, client: 2, key: '/a', input: { f: 'get' }, output: { value: '1', index: 1 }, outcome: 'ok', call: 10, ret: 12 },
+  ];
+  const leader = (node: number, time: number): NodeSample => ({
+    node, time, role: 'leader', term: 1, commitIndex: 1, lastIndex: 1, applied: 1, log: { from: 1, entries: [[1, 'set /a 1']] },
+  });
+  const base = {
+    raft: { samples: [leader(1, 3)], acked: [{ op: 0, time: 5, raftIndex: 1, raftTerm: 1, digest: 'set /a 1' }] },
+    events: [{ index: 1, key: '/a', action: 'set', value: '1' }],
+    watches: [{ watcher: 9, key: '/a', recursive: false, waitIndex: 1, stream: true, received: [{ index: 1, key: '/a', action: 'set', value: '1', time: 6 }], drainedThrough: 1 }],
+    ttl: { expiryTickMs: 100, clockErrorMs: 10 },
+  };
+
+  it('runs every checker the file has data for; all hold: exit 0', () => {
+    const r = raftsim('check', scratch('all.jsonl', serializeRaftsim({ model: 'etcd', ops }, base)), '--format', 'raftsim');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/\tlinearizable\t/);
+    expect(r.code).toBe(0);
+  });
+
+  it('reports a Raft violation in a linearizable history as a violation, exit 1', () => {
+    const twoLeaders = { ...base, raft: { ...base.raft, samples: [leader(1, 3), leader(2, 4)] } };
+    const r = raftsim('check', scratch('leaders.jsonl', serializeRaftsim({ model: 'etcd', ops }, twoLeaders)), '--format', 'raftsim');
+    expect(r.stdout).toMatch(/\tviolation\t/);
+    expect(r.stderr).toMatch(/raft-safety: 1 violation\(s\); first: election-safety: term 1 has two leaders: node 1 \(at 3 ms\) and node 2 \(at 4 ms\)/);
+    expect(r.code).toBe(1);
+  });
+
+  it('judges TTLs with the slack from the header, and watches', () => {
+    const late = [...ops, { id: 2, client: 2, key: '/a', input: { f: 'get' } as EtcdInput, output: { value: '1', index: 1 }, outcome: 'ok' as const, call: 2000, ret: 2001 }];
+    const dropped = { ...base, events: [...base.events, { index: 2, key: '/a', action: 'expire' }], watches: [{ ...base.watches[0]!, drainedThrough: 2 }] };
+    const r = raftsim('check', scratch('ttl.jsonl', serializeRaftsim({ model: 'etcd', ops: late }, dropped)), '--format', 'raftsim');
+    expect(r.stdout).toMatch(/\tviolation\t/);
+    expect(r.stderr).toMatch(/watch: 1 violation\(s\); first: watch-missing/);
+    expect(r.stderr).toMatch(/ttl: 1 violation\(s\); first: expired-read/);
+    expect(r.code).toBe(1);
+  });
+
+  it('names a bad observation line', () => {
+    const text = serializeRaftsim({ model: 'etcd', ops }, base) + '{"sample":{"node":1,"time":9,"role":"boss","term":1,"commitIndex":1,"lastIndex":1,"applied":1}}\n';
+    const file = scratch('badsample.jsonl', text);
+    const r = raftsim('check', file, '--format', 'raftsim');
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`raftsim check: ${file}:8: sample "role" must be follower, candidate or leader`);
+  });
+
+  it('says so when the report cannot be written', () => {
+    const stale = [...ops.slice(0, 1), { ...ops[1]!, output: { error: 100, index: 1 } }];
+    const blocker = scratch('not-a-dir', 'x');
+    const r = raftsim('check', scratch('stale.jsonl', serializeRaftsim({ model: 'etcd', ops: stale })), '--format', 'raftsim', '--report', join(blocker, 'reports'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/raftsim check: cannot write the report .*not-a-dir\/reports\/stale.jsonl.html: ENOTDIR/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FormatError, parseJepsenEtcd, parsePorcupineKv, parseRaftsim, serializeRaftsim } from '../../../sim/check/formats.ts';
+import { FormatError, parseJepsenEtcd, parsePorcupineKv, parseRaftsim, parseRaftsimFile, serializeRaftsim } from '../../../sim/check/formats.ts';
 import { HistoryRecorder, type EtcdInput, type EtcdOutput } from '../../../sim/check/history.ts';
 import { checkHistory } from '../../../sim/check/linearizability.ts';
 
@@ -33,6 +33,23 @@ describe('HistoryRecorder', () => {
     rec.invoke(2, '/b', { f: 'delete' }, 7);
     const h = rec.history(20);
     expect(parseRaftsim(serializeRaftsim(h))).toEqual(h);
+    const extra = {
+      raft: {
+        samples: [{ node: 1, time: 2, role: 'leader' as const, term: 1, commitIndex: 1, lastIndex: 1, applied: 1, log: { from: 1, entries: [[1, 'x'] as [number, string]] }, event: 'restart' as const }],
+        acked: [{ op: 0, time: 4, raftIndex: 1, raftTerm: 1, digest: 'x' }],
+      },
+      events: [{ index: 3, key: '/a', action: 'set', value: 'x' }],
+      watches: [{ watcher: 1, key: '/a', recursive: true, waitIndex: 3, stream: false, received: [{ index: 3, key: '/a', action: 'set', value: 'x', time: 5 }], drainedThrough: 3 }],
+      ttl: { expiryTickMs: 500, clockErrorMs: 50 },
+      watchHistoryCapacity: 10,
+    };
+    const file = parseRaftsimFile(serializeRaftsim(h, extra));
+    expect(file.history).toEqual(h);
+    expect(file.raft).toEqual(extra.raft);
+    expect(file.events).toEqual(extra.events);
+    expect(file.watches).toEqual(extra.watches);
+    expect(file.ttl).toEqual(extra.ttl);
+    expect(file.watchHistoryCapacity).toBe(10);
   });
 });
 
