@@ -347,6 +347,8 @@ function dispatchWrite(state: ReplicaState, w: PendingWrite, out: ReplicaReady):
     out.messages.push({ message: { type: 'forward', from: state.id, to: leader, command }, afterPersist: false });
     return;
   }
+  // A leader that has not read its clock yet has no time to stamp: the first tick dispatches the write.
+  if (state.clockMs === null) return;
   const refusal = propose(state, command, out);
   if (refusal === null) {
     w.phase = 'sent';
@@ -374,7 +376,8 @@ function causeOfRefusal(reason: RejectReason, state: ReplicaState): string {
 
 /** Leader: stamp the command with this member's clock and propose it. Returns Raft's refusal, if any. */
 function propose(state: ReplicaState, command: ForwardedCommand, out: ReplicaReady): RejectReason | null {
-  const payload: ReplicaCommand = { t: 'client', timeMs: state.clockMs ?? 0, command };
+  if (state.clockMs === null) throw new ReplicaInvariantError(`${state.id}: proposing with no clock reading`);
+  const payload: ReplicaCommand = { t: 'client', timeMs: state.clockMs, command };
   const ready = stepRaft(state, { type: 'propose', payloads: [encode(payload)] }, out);
   const refusal = ready.rejected.find((r) => r.input === 'propose');
   return refusal === undefined ? null : refusal.reason;
@@ -391,7 +394,7 @@ function onPeerMessage(state: ReplicaState, message: PeerMessage, out: ReplicaRe
       // A repeat of a command already applied needs no new log entry; its origin has (or will have) its answer.
       const session = state.replicated.sessions[c.origin];
       if (session !== undefined && seenBefore(session, c.requestId)) return;
-      const refusal = state.raft.role === 'leader' ? propose(state, c, out) : 'not-leader';
+      const refusal = state.raft.role !== 'leader' ? 'not-leader' : state.clockMs === null ? 'leader-not-ready' : propose(state, c, out);
       if (refusal !== null) {
         out.messages.push({
           message: { type: 'forward-refused', from: state.id, to: message.from, requestId: c.requestId, reason: refusal, leaderHint: state.raft.leader },

@@ -19,6 +19,8 @@ export interface Member {
   clockOffsetMs: number;
   replies: Array<{ id: number; reply: ReplicaReply }>;
   applied: AppliedEntry[];
+  /** Snapshot indexes this member installed from a leader. */
+  installs: number[];
 }
 
 export interface DriverOptions {
@@ -47,7 +49,8 @@ export class ReplicaCluster {
 
   constructor(ids: string[], opts: DriverOptions = {}) {
     this.module = opts.module ?? realReplica;
-    this.nowMs = opts.startMs ?? 1_000_000;
+    // etcd ignores expiry times before 2000, so the default clock starts in 2027.
+    this.nowMs = opts.startMs ?? 1_800_000_000_000;
     this.options = (id) => ({ ...BASE_OPTIONS, ...opts.replica, id, raft: { ...BASE_OPTIONS.raft, ...opts.replica?.raft } });
     for (const id of ids) {
       const member: Member = {
@@ -58,6 +61,7 @@ export class ReplicaCluster {
         clockOffsetMs: opts.clockOffsets?.[id] ?? 0,
         replies: [],
         applied: [],
+        installs: [],
       };
       this.members.set(id, member);
     }
@@ -82,6 +86,7 @@ export class ReplicaCluster {
     if (ready.persist !== null) applyPersist(member.disk, ready.persist);
     member.replies.push(...ready.replies);
     member.applied.push(...ready.applied);
+    if (ready.installedSnapshot !== null) member.installs.push(ready.installedSnapshot);
     for (const out of ready.messages) this.send(out.message);
     const point = ready.persist === null ? null : this.module.persistedPoint(ready.persist);
     if (point !== null) this.step(member.id, { type: 'persisted', index: point.index, term: point.term });
