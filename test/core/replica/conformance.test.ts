@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseKeysRequest, renderKeysResponse, type KeysReply } from '../../../core/api/index.ts';
 import type { StoreEvent } from '../../../core/kv/index.ts';
 import { keysReplyOf } from '../../../core/replica/index.ts';
+import type { ConformanceRequest } from '../../fixtures/etcd-v2/cases.ts';
 import { normalizeResponse } from '../../fixtures/etcd-v2/normalize.ts';
 import { FIXTURE_PATH, loadFixture, START_MS, SYNC_INTERVAL_MS, type FixtureCase } from '../api/replay.ts';
 import { ReplicaCluster, type ReplicaModule } from './driver.ts';
@@ -50,7 +51,7 @@ export function replayThroughReplica(cases: FixtureCase[], module?: ReplicaModul
   };
   const check = (c: FixtureCase, reply: KeysReply): void => {
     const rendered = renderKeysResponse(reply, { method: c.request.method });
-    const got = normalizeResponse({ status: rendered.status, headers: rendered.headers, bodyText: rendered.body }, 0, c.request, c.unorderedNodes === true);
+    const got = normalizeResponse({ status: rendered.status, headers: rendered.headers, bodyText: rendered.body }, 0, c.request as ConformanceRequest, c.unorderedNodes === true);
     const want = { status: c.response.status, headers: c.response.headers, bodyText: c.response.bodyText };
     const mine = { status: got.status, headers: got.headers, bodyText: got.bodyText };
     if (JSON.stringify(want) !== JSON.stringify(mine)) mismatches.push(`${c.id}\n  want ${JSON.stringify(want)}\n  got  ${JSON.stringify(mine)}`);
