@@ -192,13 +192,21 @@ export function restartNode(options: RaftOptions, persisted: PersistedState): Ra
 
 // ------------------------------------------------------------------------------------- per-step outputs
 // `step` is synchronous and never re-entered, so one set of module-level accumulators serves every node.
-let outMessages: OutboundMessage[] = [];
-let outReadStates: ReadState[] = [];
-let outRejected: Rejection[] = [];
+// Most steps produce few kinds of output, so empty outputs share one frozen array (a driver that tries to
+// modify a Ready's array gets a TypeError rather than corrupting later Readys); a list is allocated on its first
+// item. This keeps garbage, the largest cost of a busy simulation, down.
+const NO_MESSAGES = Object.freeze([]) as unknown as OutboundMessage[];
+const NO_READS = Object.freeze([]) as unknown as ReadState[];
+const NO_REJECTIONS = Object.freeze([]) as unknown as Rejection[];
+const NO_ENTRIES = Object.freeze([]) as unknown as Entry[];
+let outMessages: OutboundMessage[] = NO_MESSAGES;
+let outReadStates: ReadState[] = NO_READS;
+let outRejected: Rejection[] = NO_REJECTIONS;
 let outProposed: Ready['proposed'] = null;
 let outApplySnapshot: Snapshot | null = null;
 
 function send(message: Message, afterPersist: boolean): void {
+  if (outMessages === NO_MESSAGES) outMessages = [];
   outMessages.push({ message, afterPersist });
 }
 
@@ -209,14 +217,24 @@ function sendAsLeader(state: RaftState, message: Message): void {
 }
 
 function reject(state: RaftState, input: RejectedInput, reason: RejectReason, detail: string, context: string | null = null): void {
-  outRejected.push({ input, reason, leaderHint: state.leader === state.id ? null : state.leader, context, detail });
+  pushRejection({ input, reason, leaderHint: state.leader === state.id ? null : state.leader, context, detail });
+}
+
+function pushRejection(rejection: Rejection): void {
+  if (outRejected === NO_REJECTIONS) outRejected = [];
+  outRejected.push(rejection);
+}
+
+function pushReadState(read: ReadState): void {
+  if (outReadStates === NO_READS) outReadStates = [];
+  outReadStates.push(read);
 }
 
 /** Feeds one input to the node, mutating it in place, and returns what the driver must do. Deterministic. */
 export function step(state: RaftState, input: RaftInput): Ready {
-  outMessages = [];
-  outReadStates = [];
-  outRejected = [];
+  outMessages = NO_MESSAGES;
+  outReadStates = NO_READS;
+  outRejected = NO_REJECTIONS;
   outProposed = null;
   outApplySnapshot = null;
   switch (input.type) {
@@ -262,7 +280,7 @@ function finishReady(state: RaftState): Ready {
   if (state.durableIndex > last) fail(`${state.id}: durable index ${state.durableIndex} is beyond the last index ${last}`);
 
   let persist: Ready['persist'] = null;
-  const entries = state.unstableFrom === 0 ? [] : logSlice(state, state.unstableFrom, last);
+  const entries = state.unstableFrom === 0 ? NO_ENTRIES : logSlice(state, state.unstableFrom, last);
   if (entries.length > 0 || state.hardStateChanged || state.unstableSnapshot !== null) {
     persist = {
       hardState: state.hardStateChanged ? { term: state.term, vote: state.vote, commit: state.commit } : null,
@@ -282,7 +300,7 @@ function finishReady(state: RaftState): Ready {
   state.unstableSnapshot = null;
   state.unstableSnapshotResetsLog = false;
 
-  let committed: Entry[] = [];
+  let committed = NO_ENTRIES;
   const applicable = Math.min(state.commit, state.durableIndex);
   if (applicable > state.emittedIndex) {
     committed = logSlice(state, state.emittedIndex + 1, applicable);
@@ -611,7 +629,7 @@ function onMessage(state: RaftState, m: Message): void {
       return;
     case 'read-index-response':
       if (m.reject !== null) reject(state, 'read-index', m.reject, `the leader ${m.from} refused the read`, m.context);
-      else outReadStates.push({ context: m.context, index: m.index });
+      else pushReadState({ context: m.context, index: m.index });
       return;
     default:
       fail(`${state.id}: unknown message type ${String((m as { type: unknown }).type)}`);
@@ -747,7 +765,7 @@ function sendAppend(state: RaftState, peer: NodeId, sendIfEmpty: boolean): boole
     end++;
   }
   if (end === prevIndex && !sendIfEmpty) return false;
-  const entries = end === prevIndex ? [] : logSlice(state, prevIndex + 1, end);
+  const entries = end === prevIndex ? NO_ENTRIES : logSlice(state, prevIndex + 1, end);
   const request: AppendRequest = {
     type: 'append', from: state.id, to: peer, term: state.term, prevIndex, prevTerm, entries, commit: state.commit,
   };
@@ -986,7 +1004,7 @@ function leaderRead(state: RaftState, context: string, from: NodeId): void {
 
 function serveRead(state: RaftState, context: string, from: NodeId, index: number): void {
   if (from === state.id) {
-    outReadStates.push({ context, index });
+    pushReadState({ context, index });
     return;
   }
   const response: ReadIndexResponse = { type: 'read-index-response', from: state.id, to: from, term: state.term, context, index, reject: null };
@@ -1013,7 +1031,7 @@ function failPendingReads(state: RaftState): void {
   state.readsAwaitingCommit = [];
   for (const read of reads) {
     if (read.from === state.id) {
-      outRejected.push({ input: 'read-index', reason: 'not-leader', leaderHint: null, context: read.context, detail: `${state.id} lost leadership before the read was confirmed` });
+      pushRejection({ input: 'read-index', reason: 'not-leader', leaderHint: null, context: read.context, detail: `${state.id} lost leadership before the read was confirmed` });
     } else {
       const response: ReadIndexResponse = {
         type: 'read-index-response', from: state.id, to: read.from, term: state.term, context: read.context, index: 0, reject: 'not-leader',

@@ -279,6 +279,7 @@ export interface ProposalPlacement {
   term: number;
 }
 
+/** The outputs of one step. Treat every array in it as read-only: empty ones are shared (and frozen). */
 export interface Ready {
   persist: Persist | null;
   /** The persist must be fsynced before it counts as durable (new entries, or a term/vote change). */

@@ -20,12 +20,9 @@ function freshNode(id = '1', voters = ['1', '2', '3'], options: Record<string, u
 function stepDurable(state: RaftState, input: Parameters<typeof step>[1]): Ready {
   const ready = step(state, input);
   const point = ready.persist === null ? null : persistedPoint(ready.persist);
-  if (point !== null) {
-    const after = step(state, { type: 'persisted', ...point });
-    ready.committed.push(...after.committed);
-    ready.messages.push(...after.messages);
-  }
-  return ready;
+  if (point === null) return ready;
+  const after = step(state, { type: 'persisted', ...point });
+  return { ...ready, committed: [...ready.committed, ...after.committed], messages: [...ready.messages, ...after.messages] };
 }
 
 function deliver(state: RaftState, message: Message): Ready {
