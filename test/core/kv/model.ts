@@ -21,7 +21,8 @@ export type Op =
   | { op: 'get'; path: string }
   | { op: 'refresh'; path: string; ttl: number }
   | { op: 'post'; path: string; value: string }
-  | { op: 'watch'; path: string; recursive: boolean }
+  /** `back`: null watches from the next index; k watches from k indexes before the current one. */
+  | { op: 'watch'; path: string; recursive: boolean; back: number | null }
   | { op: 'expire' };
 
 export interface TimedOp {
@@ -56,7 +57,7 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('get' as const), path: pathArb }),
   fc.record({ op: fc.constant('refresh' as const), path: pathArb, ttl: fc.constantFrom(1, 2, 5) }),
   fc.record({ op: fc.constant('post' as const), path: pathArb, value: valueArb }),
-  fc.record({ op: fc.constant('watch' as const), path: pathArb, recursive: fc.boolean() }),
+  fc.record({ op: fc.constant('watch' as const), path: pathArb, recursive: fc.boolean(), back: fc.option(fc.nat(12), { nil: null }) }),
   fc.constant({ op: 'expire' as const }),
 );
 
@@ -126,6 +127,18 @@ interface MNode {
   expireAt: number | null;
 }
 
+/** A watch result reduced to the facts the model decides. */
+export type WatchSeen =
+  | { kind: 'event'; action: string; key: string; modifiedIndex: number; etcdIndex: number; startIndex: number }
+  | { kind: 'registered'; watchId: number; startIndex: number }
+  | { kind: 'error'; code: number; cause: string; index: number };
+
+export function observeWatch(w: Kv.WatchResult): WatchSeen {
+  if (w.kind === 'error') return { kind: 'error', code: w.error.errorCode, cause: w.error.cause, index: w.error.index };
+  if (w.kind === 'registered') return w;
+  return { kind: 'event', action: w.event.action, key: w.event.node.key, modifiedIndex: w.event.node.modifiedIndex, etcdIndex: w.event.etcdIndex, startIndex: w.startIndex };
+}
+
 /** What a reply must say, reduced to the facts the model decides. */
 export type Expected =
   | { ok: true; action: string; key: string; value: string | null; dir: boolean; created: number; modified: number; expiration: number | null; prev: string | null; children: string[] | null; etcdIndex: number }
@@ -135,10 +148,17 @@ const describeNode = (n: MNode): string => `${n.dir ? 'dir' : 'key:' + n.value}@
 
 /** A change the model made, as watches see it: the key, and every path its removal took away. */
 interface ModelChange {
+  index: number;
+  action: string;
   key: string;
+  /** Whether the node this change removed or replaced was a directory. */
+  prevDir: boolean;
   removed: string[];
   refresh: boolean;
 }
+
+/** The small history window the model property runs with, so that 401s and the window edge come up. */
+export const MODEL_HISTORY_CAPACITY = 8;
 
 interface ModelWatch {
   id: number;
@@ -150,11 +170,27 @@ export class Model {
   nodes = new Map<string, MNode>([['/', { dir: true, value: '', created: 0, modified: 0, expireAt: null }]]);
   index = 0;
   changes: ModelChange[] = [];
+  history: ModelChange[] = [];
   watches: ModelWatch[] = [];
   nextWatchId = 1;
 
-  /** Registers a watch from the next index; the history never holds a match for it yet. */
-  watch(key: string, recursive: boolean): { kind: 'registered'; watchId: number; startIndex: number } {
+  /**
+   * A watch from `since` (0: the next index): the first recorded change it matches, the 401 error once
+   * `since` has left the window, or a registration. History matching differs from live matching: hidden
+   * names count, and deleting a directory matches every key that starts with its path.
+   */
+  watch(key: string, recursive: boolean, since: number): WatchSeen {
+    const from = since === 0 ? this.index + 1 : since;
+    const start = this.history.length === 0 ? 0 : this.history[0]!.index;
+    if (from < start) return { kind: 'error', code: 401, cause: `the requested history has been cleared [${start}/${from}]`, index: this.index };
+    const prefix = key === '/' ? '/' : key + '/';
+    const hit = this.history.find(
+      (c) =>
+        c.index >= from &&
+        !c.refresh &&
+        (c.key === key || (recursive && c.key.startsWith(prefix)) || ((c.action === 'delete' || c.action === 'expire') && c.prevDir && key.startsWith(c.key))),
+    );
+    if (hit !== undefined) return { kind: 'event', action: hit.action, key: hit.key, modifiedIndex: hit.index, etcdIndex: this.index, startIndex: this.index };
     const id = this.nextWatchId++;
     this.watches.push({ id, key, recursive });
     return { kind: 'registered', watchId: id, startIndex: this.index };
@@ -213,8 +249,11 @@ export class Model {
     return removed;
   }
 
-  private changed(key: string, removed: string[] = [], refresh = false): void {
-    this.changes.push({ key, removed, refresh });
+  private changed(action: string, key: string, prevDir = false, removed: string[] = [], refresh = false): void {
+    const change = { index: this.index, action, key, prevDir, removed, refresh };
+    this.changes.push(change);
+    this.history.push(change);
+    if (this.history.length > MODEL_HISTORY_CAPACITY) this.history.shift();
   }
 
   private ok(action: string, key: string, n: MNode, modified: number, prev: MNode | null, children: string[] | null = null): Expected {
@@ -270,7 +309,7 @@ export class Model {
         const existing = this.nodes.get(op.path) ?? null;
         if (existing?.dir) return [this.err(102, op.path)];
         const n = this.place(op.path, op.op === 'mkdir', op.op === 'set' ? op.value : '', expiry(op.ttl));
-        this.changed(op.path);
+        this.changed('set', op.path);
         return [this.ok('set', op.path, n, n.modified, existing)];
       }
       case 'create':
@@ -286,7 +325,7 @@ export class Model {
         }
         if (this.nodes.has(path)) return [this.err(105, path)];
         const n = this.place(path, dir, op.value, op.op === 'create' ? expiry(op.ttl) : null);
-        this.changed(path);
+        this.changed('create', path);
         return [this.ok('create', path, n, n.modified, null)];
       }
       case 'update':
@@ -304,7 +343,7 @@ export class Model {
           n.modified = this.index;
         }
         n.expireAt = expiry(op.ttl);
-        this.changed(op.path, [], op.op === 'refresh');
+        this.changed('update', op.path, prev.dir, [], op.op === 'refresh');
         return [this.ok('update', op.path, n, this.index, prev)];
       }
       case 'cas': {
@@ -320,7 +359,7 @@ export class Model {
         n.value = op.value;
         n.modified = this.index;
         n.expireAt = expiry(op.ttl);
-        this.changed(op.path);
+        this.changed('compareAndSwap', op.path);
         return [this.ok('compareAndSwap', op.path, n, this.index, prev)];
       }
       case 'cad': {
@@ -331,7 +370,7 @@ export class Model {
         const cause = this.compare(n, op.prevValue, op.prevIndex);
         if (cause !== null) return [this.err(101, cause)];
         this.index++;
-        this.changed(op.path, this.removeTree(op.path));
+        this.changed('compareAndDelete', op.path, false, this.removeTree(op.path));
         return [this.ok('compareAndDelete', op.path, n, this.index, n)];
       }
       case 'delete': {
@@ -342,7 +381,7 @@ export class Model {
         if (n.dir && !op.dir && !op.recursive) return [this.err(102, op.path)];
         if (n.dir && !op.recursive && this.childrenOf(op.path).length > 0) return [this.err(108, op.path)];
         this.index++;
-        this.changed(op.path, this.removeTree(op.path));
+        this.changed('delete', op.path, n.dir, this.removeTree(op.path));
         return [this.ok('delete', op.path, n, this.index, n)];
       }
       case 'watch':
@@ -355,7 +394,7 @@ export class Model {
         for (const [path, n] of due) {
           if (this.nodes.get(path) !== n) continue;
           this.index++;
-          this.changed(path, this.removeTree(path));
+          this.changed('expire', path, n.dir, this.removeTree(path));
           out.push(this.ok('expire', path, n, this.index, n));
         }
         return out;
@@ -414,14 +453,15 @@ export function storeSnapshot(store: Kv.KvStore): Record<string, string> {
 /** Runs one sequence through the store and the model, throwing (via expect-style errors) on the first
  * disagreement. Returns nothing on agreement. */
 export function checkAgainstModel(kv: KvModule, ops: TimedOp[]): void {
-  const store = kv.newStore();
+  const store = kv.newStore({ historyCapacity: MODEL_HISTORY_CAPACITY });
   const model = new Model();
   let t = T0;
   ops.forEach(({ dtMs, op }, step) => {
     t += dtMs;
     const where = `step ${step} (${JSON.stringify(op)} at +${t - T0}ms)`;
     if (op.op === 'watch') {
-      assertEqual(kv.watch(store, op.path, op.recursive, false, 0), model.watch(op.path, op.recursive), `watch at ${where}`);
+      const since = op.back === null ? 0 : Math.max(1, model.index - op.back);
+      assertEqual(observeWatch(kv.watch(store, op.path, op.recursive, false, since)), model.watch(op.path, op.recursive, since), `watch at ${where}`);
       return;
     }
     const outcome = kv.applyCommand(store, commandOf(op, t));
@@ -453,7 +493,8 @@ export function checkReplicasAgree(kv: KvModule, ops: TimedOp[], forkAt: number)
     if (step === forkAt) b = kv.decodeStore(kv.encodeStore(a));
     t += dtMs;
     if (op.op === 'watch') {
-      assertEqual(kv.watch(a, op.path, op.recursive, op.recursive, 0), kv.watch(b, op.path, op.recursive, op.recursive, 0), `watch at step ${step}`);
+      const since = op.back === null ? 0 : Math.max(1, a.index - op.back);
+      assertEqual(kv.watch(a, op.path, op.recursive, op.recursive, since), kv.watch(b, op.path, op.recursive, op.recursive, since), `watch at step ${step}`);
       return;
     }
     const cmd = commandOf(op, t);

@@ -13,7 +13,7 @@ const cases: Array<[Mutant, string, 'model' | 'replicas' | null]> = [
   [kvMutants.hiddenKeysListed, 'listings leave out hidden names', 'model'],
   [kvMutants.expiryIgnoresCommandTime, 'expiry is decided by the time the tick carries', 'model'],
   [kvMutants.recursiveDeleteLeavesChildren, 'a recursive delete takes the whole subtree with it', 'model'],
-  [kvMutants.historyWindowOffByOne, 'the history window holds exactly the last 1000 events', null],
+  [kvMutants.historyWindowOffByOne, 'the history window holds exactly the last 1000 events', 'model'],
 ];
 
 const replicaMutants = [kvMutants.applyDependsOnReplicaState, kvMutants.checkpointLosesInvalidBytes];
