@@ -110,7 +110,8 @@ class OutboundLink {
 
 export class PeerTransport {
   private readonly links = new Map<string, OutboundLink>();
-  private readonly inbound = new Set<Socket>();
+  /** Accepted connections, with the peer each one belongs to once its handshake succeeded. */
+  private readonly inbound = new Map<Socket, string | null>();
   private readonly opts: Required<Omit<PeerTransportOptions, 'peers' | 'onMessage' | 'host' | 'port'>>;
   private closed = false;
 
@@ -186,6 +187,8 @@ export class PeerTransport {
     link.socket = null;
     link.droppedOther += link.queue.clear();
     this.links.delete(id);
+    // A removed member stops being heard too: its connections to us close, and its redials are refused.
+    for (const [socket, from] of this.inbound) if (from === id) socket.destroy();
   }
 
   peerIds(): string[] {
@@ -240,7 +243,7 @@ export class PeerTransport {
     if (this.closed) return;
     this.closed = true;
     for (const id of [...this.links.keys()]) this.removePeer(id);
-    for (const socket of this.inbound) socket.destroy();
+    for (const socket of this.inbound.keys()) socket.destroy();
     this.inbound.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -389,7 +392,7 @@ export class PeerTransport {
       socket.destroy();
       return;
     }
-    this.inbound.add(socket);
+    this.inbound.set(socket, null);
     socket.setNoDelay(true);
     const decoder = new FrameDecoder(this.opts.maxFrameBytes);
     let peer: OutboundLink | null = null;
@@ -421,6 +424,7 @@ export class PeerTransport {
           const refusal = this.checkHello(envelope);
           if (refusal) return reject(refusal, true);
           peer = this.links.get(envelope.from)!;
+          this.inbound.set(socket, peer.id);
           clearTimeout(handshakeTimer);
           socket.write(encodeFrame({ k: 'welcome' }));
         } else if (envelope.k === 'msg') {

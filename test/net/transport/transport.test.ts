@@ -33,7 +33,12 @@ describe('peer transport on 127.0.0.1', () => {
   });
 
   it('a peer that is down and comes back is reconnected and gets new messages', async () => {
-    const [a, b] = await pair();
+    let jitterDraws = 0;
+    const random = (): number => {
+      jitterDraws++;
+      return 0.5;
+    };
+    const [a, b] = await pair(undefined, { random });
     a.transport.send('b', text('before'));
     expect(await waitFor(() => b.received.length === 1)).toBe(true);
     const port = b.transport.address.port;
@@ -48,7 +53,26 @@ describe('peer transport on 127.0.0.1', () => {
     // What was queued while the peer was down is delivered too, before the newer message.
     expect(b2.received.map((m) => m.text)).toEqual(['while-down', 'after']);
     expect(a.transport.stats().b!.connects).toBe(2);
+    // Every redial waited a jittered delay drawn from the injected source.
+    expect(jitterDraws).toBeGreaterThanOrEqual(a.transport.stats().b!.connectionFailures);
     expect(a.logs.some((l) => l.includes('reconnected to b'))).toBe(true);
+  });
+
+  it('a peer moved to a new address is redialled there; a removed peer is forgotten', async () => {
+    const [a, b] = await pair();
+    await b.transport.close();
+    const moved = await startMember('b');
+    moved.transport.addPeer('a', a.transport.address);
+    a.transport.addPeer('b', moved.transport.address);
+    a.transport.send('b', text('to the new home'));
+    expect(await waitFor(() => moved.received.some((m) => m.text === 'to the new home'))).toBe(true);
+    a.transport.removePeer('b');
+    expect(a.transport.peerIds()).toEqual([]);
+    expect(a.transport.send('b', text('gone'))).toBe(false);
+    // The removed member's own connection to us is now refused as a stranger's.
+    moved.transport.send('a', text('hello?'));
+    expect(await waitFor(() => /is not a peer of 'a'/.test(moved.transport.stats().a!.lastError ?? ''))).toBe(true);
+    expect(a.received.some((m) => m.text === 'hello?')).toBe(false);
   });
 
   it('a slow peer does not delay a fast one, and its queue stays bounded', async () => {
