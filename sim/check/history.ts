@@ -146,9 +146,14 @@ export interface RaftObservations {
 export interface CommittedEvent {
   index: number;
   key: string;
+  /** etcd's action: set, create, update, compareAndSwap, delete, compareAndDelete, expire. */
   action: string;
   /** Value after the event; absent for deletions and expirations. */
   value?: string;
+  /** The event's node is (for a delete or expire: was) a directory; removing one ends the watches below it. */
+  dir?: boolean;
+  /** A TTL refresh: kept in etcd's history but never delivered to watchers. */
+  refresh?: boolean;
 }
 
 export interface ReceivedEvent extends CommittedEvent {

@@ -58,6 +58,41 @@ describe('watch checker', () => {
   it('catches a 401 while the index was still in the window', () => expect(planted.clearedTooSoon(real)).toEqual(['watch-cleared']));
 });
 
+describe('watch checker: what a watch must, may and must not receive (etcd semantics)', () => {
+  const tree: CommittedEvent[] = [
+    { index: 1, key: '/d/x', action: 'set', value: '1' },
+    { index: 2, key: '/d/_hidden', action: 'set', value: 'h' },
+    { index: 3, key: '/d/x', action: 'update', value: '1', refresh: true },
+    { index: 4, key: '/d', action: 'delete', dir: true },
+    { index: 5, key: '/dd', action: 'set', value: 'z' },
+  ];
+  const got = (...indexes: number[]) => indexes.map((i) => ({ ...tree[i - 1]!, time: 10 * i }));
+  const check = (w: Partial<WatchRecord>, quirks = true) =>
+    real
+      .checkWatches(tree, [{ watcher: 1, key: '/d', recursive: true, waitIndex: 1, stream: true, received: [], drainedThrough: 5, ...w }], { historyCapacity: 1000, etcdQuirks: quirks })
+      .violations.map((v) => v.property);
+
+  it('a recursive watch needs the events below it and may skip hidden keys; refreshes never come', () => {
+    expect(check({ received: got(1, 4) })).toEqual([]);
+    expect(check({ received: got(1, 2, 4) })).toEqual([]);
+    expect(check({ received: got(1, 3, 4) })).toEqual(['watch-agreement']);
+    expect(check({ received: got(4) })).toEqual(['watch-gap']);
+  });
+  it('deleting a directory ends the watches below it, and must reach them', () => {
+    expect(check({ key: '/d/x', recursive: false, received: got(1, 4) })).toEqual([]);
+    expect(check({ key: '/d/x', recursive: false, received: got(1) })).toEqual(['watch-missing']);
+  });
+  it("tolerates etcd's doubled delete on a deleted directory and its prefix test, only with quirks on", () => {
+    const doubled = [...got(1, 4), ...got(4)];
+    expect(check({ received: doubled })).toEqual([]);
+    expect(check({ received: doubled }, false)).toEqual(['watch-duplicate']);
+    expect(check({ received: [...doubled, ...got(4)] })).toEqual(['watch-duplicate']);
+    const foobar = { key: '/dd', recursive: false, waitIndex: 4 };
+    expect(check({ ...foobar, received: got(4, 5) })).toEqual([]);
+    expect(check({ ...foobar, received: got(4, 5) }, false)).toEqual(['watch-agreement']);
+  });
+});
+
 const FILE = 'sim/check/watch.ts';
 const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
   {
@@ -65,7 +100,7 @@ const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
     caughtBy: (c) => !planted.droppedEvent(c).includes('watch-gap'),
   },
   {
-    mutant: { name: 'duplicates-allowed', description: 'equal consecutive indexes pass as in order', edits: [{ file: FILE, find: 'if (r.index === previous) {', replace: 'if (false) {' }] },
+    mutant: { name: 'duplicates-allowed', description: 'equal consecutive indexes pass as in order', edits: [{ file: FILE, find: 'if (previous && r.index === previous.index) {', replace: 'if (false) {' }] },
     caughtBy: (c) => planted.duplicatedEvent(c).length === 0 || !planted.duplicatedEvent(c).includes('watch-duplicate'),
   },
   {
@@ -73,7 +108,7 @@ const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
       name: 'order-not-checked',
       description: 'an index lower than the previous one passes, and a late event is not recognised as reordered',
       edits: [
-        { file: FILE, find: 'if (r.index < previous) {', replace: 'if (false) {' },
+        { file: FILE, find: 'if (previous && r.index < previous.index) {', replace: 'if (false) {' },
         { file: FILE, find: 'const late = w.received.slice(j + 1).find((x) => x.index === want.index);', replace: 'const late = undefined as { time: number } | undefined;' },
       ],
     },
