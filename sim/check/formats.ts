@@ -235,7 +235,7 @@ export interface RaftsimFile {
   watchHistoryCapacity?: number;
 }
 
-const ETCD_FS = new Set(['get', 'set', 'create', 'update', 'cas', 'delete', 'cad']);
+const ETCD_FS = new Set(['get', 'set', 'create', 'update', 'cas', 'delete', 'cad', 'expire']);
 const ROLES = new Set(['follower', 'candidate', 'leader']);
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -68,8 +68,7 @@ export type KvOutput = string | null;
 /**
  * The etcd v2 key model, one key per operation (the key is `Operation.key`). Directories and recursive
  * operations are outside this model. `ttl` is in seconds, as in etcd's API; the linearizability model ignores
- * it (keep keys with TTLs out of the linearizability check or expect their expiry to look like a lost write)
- * and the TTL checker (ttl.ts) judges it. `quorum: false` gets are not linearizable in etcd v2 and are left out of the
+ * it (a key's expiry enters the history as an `expire` operation) and the TTL checker (ttl.ts) judges it. `quorum: false` gets are not linearizable in etcd v2 and are left out of the
  * linearizability check (they are for showing stale reads).
  */
 export type EtcdInput =
@@ -79,7 +78,13 @@ export type EtcdInput =
   | { f: 'update'; value: string; ttl?: number }
   | { f: 'cas'; value: string; prevValue?: string; prevIndex?: number; ttl?: number }
   | { f: 'delete' }
-  | { f: 'cad'; prevValue?: string; prevIndex?: number };
+  | { f: 'cad'; prevValue?: string; prevIndex?: number }
+  /**
+   * Not a client request: the store expiring the key (a TTL ran out), which the simulator knows from the
+   * committed history. Record it with outcome `ok`, output `{index}` (the expire event's index) and the interval
+   * from the expiry tick's proposal to its application, so keys with TTLs can be checked for linearizability.
+   */
+  | { f: 'expire' };
 
 /** etcd error codes the key model understands. */
 export const ETCD_KEY_NOT_FOUND = 100;

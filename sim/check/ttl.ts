@@ -26,7 +26,8 @@ export interface TtlOptions {
 
 type EtcdOp = Operation<EtcdInput, EtcdOutput>;
 
-const MUTATIONS = new Set(['set', 'create', 'update', 'cas', 'delete', 'cad']);
+const MUTATIONS = new Set(['set', 'create', 'update', 'cas', 'delete', 'cad', 'expire']);
+const REMOVALS = new Set(['delete', 'cad', 'expire']);
 
 function succeeded(op: EtcdOp): op is EtcdOp & { output: { index: number; value?: string } } {
   return op.outcome === 'ok' && op.output !== null && (op.output as { error?: number }).error === undefined;
@@ -53,8 +54,9 @@ export function checkTtl(ops: EtcdOp[], options: TtlOptions): CheckResult {
   let readsJudged = 0;
   for (const [key, keyOps] of byKey) {
     const versions = new Map<number, EtcdOp>();
-    for (const op of keyOps) if (MUTATIONS.has(op.input.f) && op.input.f !== 'delete' && op.input.f !== 'cad' && succeeded(op)) versions.set(op.output.index, op);
-    const mutations = keyOps.filter((op) => MUTATIONS.has(op.input.f));
+    for (const op of keyOps) if (MUTATIONS.has(op.input.f) && !REMOVALS.has(op.input.f) && succeeded(op)) versions.set(op.output.index, op);
+    // The store's own expirations are what is being judged, not interference.
+    const mutations = keyOps.filter((op) => MUTATIONS.has(op.input.f) && op.input.f !== 'expire');
     for (const read of keyOps) {
       if (!isQuorumGet(read) || read.output === null) continue;
       const out = read.output as { error?: number; index?: number };
@@ -75,7 +77,7 @@ export function checkTtl(ops: EtcdOp[], options: TtlOptions): CheckResult {
         // The last write surely before the read, and nothing else that could have removed or replaced it.
         let last: EtcdOp | undefined;
         for (const m of mutations) if (m.outcome === 'ok' && m.ret < read.call && (!last || m.ret > last.ret)) last = m;
-        if (!last || !succeeded(last) || last.input.f === 'delete' || last.input.f === 'cad') continue;
+        if (!last || !succeeded(last) || REMOVALS.has(last.input.f)) continue;
         const lastWrite = last;
         const interferes = mutations.some((m) => m !== lastWrite && m.call < read.ret && (m.outcome !== 'ok' || m.ret >= lastWrite.call));
         if (interferes) continue;

@@ -60,6 +60,7 @@ function stepUnknown(state: EtcdKeyState, input: EtcdInput): EtcdKeyState | unde
     case 'cas':
       return compareHolds(state, input) !== false ? written(input.value, -1) : undefined;
     case 'delete':
+    case 'expire':
       return state.value !== null ? written(null, -1) : undefined;
     case 'cad':
       return compareHolds(state, input) !== false ? written(null, -1) : undefined;
@@ -101,6 +102,7 @@ export const etcdModel: Model<EtcdKeyState, EtcdInput, EtcdOutput> = {
       case 'cas':
         return compareHolds(state, input) !== false && indexMayFollow(state, index) ? written(input.value, index) : undefined;
       case 'delete':
+      case 'expire':
         return state.value !== null && indexMayFollow(state, index) ? written(null, index) : undefined;
       case 'cad':
         return compareHolds(state, input) !== false && indexMayFollow(state, index) ? written(null, index) : undefined;

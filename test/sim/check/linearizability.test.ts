@@ -83,6 +83,20 @@ describe('linearizability: planted bugs and their correct twins', () => {
     expect(real.checkLinearizability(etcdModel, ordered).verdict).toBe('linearizable');
   });
 
+  it('takes a TTL expiry from the history as an operation of the store', () => {
+    const ops = [
+      etcd(0, 0, { f: 'set', value: 'lease', ttl: 1 }, { index: 3 }, 0, 10),
+      etcd(1, 1, { f: 'get' }, { value: 'lease', index: 3 }, 20, 30),
+      etcd(3, 1, { f: 'get' }, { error: 100, index: 4 }, 1500, 1510),
+    ];
+    expect(real.checkLinearizability(etcdModel, ops).verdict).toBe('non-linearizable');
+    const expiry = etcd(2, -1, { f: 'expire' }, { index: 4 }, 1000, 1100);
+    expect(real.checkLinearizability(etcdModel, [...ops, expiry]).verdict).toBe('linearizable');
+    // An expiry cannot come before the write it expires.
+    const early = etcd(2, -1, { f: 'expire' }, { index: 2 }, 1000, 1100);
+    expect(real.checkLinearizability(etcdModel, [...ops, early]).verdict).toBe('non-linearizable');
+  });
+
   it('an indeterminate write cannot un-happen, and a failed one never happened', () => {
     const unhappen = [
       reg(0, 0, { f: 'write', value: 1 }, null, 0, 5, 'info'),
