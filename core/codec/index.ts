@@ -3,7 +3,7 @@
 // CodecError ("codec: message.entries[2].term: expected a non-negative integer, got string") and never a
 // half-built object or a crash further in.
 import { decode, encode } from '@msgpack/msgpack';
-import type { Entry, HardState, Membership, Message, PersistedState, RaftState, Snapshot } from '../raft/types.ts';
+import type { Entry, HardState, Membership, Message, PersistedState, RaftInput, RaftState, Snapshot } from '../raft/types.ts';
 
 export class CodecError extends Error {
   override name = 'CodecError';
@@ -123,6 +123,26 @@ const message: Check = (v, p) => {
   check(v, p);
 };
 
+const inputShapes: Record<RaftInput['type'], Check> = {
+  tick: shape({ type: text, now: finite }),
+  message: shape({ type: text, message }),
+  propose: shape({ type: text, payloads: listOf(bytes) }),
+  'propose-conf': shape({ type: text, change: confChange }),
+  'read-index': shape({ type: text, context: text }),
+  'transfer-leadership': shape({ type: text, to: nodeId }),
+  campaign: shape({ type: text }),
+  persisted: shape({ type: text, index: natural, term: natural }),
+  applied: shape({ type: text, index: natural }),
+  compact: shape({ type: text, index: natural, data: bytes }),
+};
+const input: Check = (v, p) => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(p, 'an object', v);
+  const type = (v as { type?: unknown }).type;
+  const check = typeof type === 'string' && Object.hasOwn(inputShapes, type) ? inputShapes[type as RaftInput['type']] : undefined;
+  if (check === undefined) bad(`${p}.type`, 'an input type', type);
+  check(v, p);
+};
+
 const progress = shape({
   match: natural,
   next: natural,
@@ -212,6 +232,9 @@ export const encodeMembership = (m: Membership): Uint8Array => encodeValue(m);
 export const decodeMembership = (b: Uint8Array): Membership => decodeChecked<Membership>(b, membership, 'membership');
 export const encodePersistedState = (p: PersistedState): Uint8Array => encodeValue(p);
 export const decodePersistedState = (b: Uint8Array): PersistedState => decodeChecked<PersistedState>(b, persistedState, 'persistedState');
+/** One input to `step`, for traces that record and replay a node. */
+export const encodeInput = (i: RaftInput): Uint8Array => encodeValue(i);
+export const decodeInput = (b: Uint8Array): RaftInput => decodeChecked<RaftInput>(b, input, 'input');
 /** A whole node, for trace checkpoints and forks. */
 export const encodeRaftState = (s: RaftState): Uint8Array => encodeValue(s);
 export const decodeRaftState = (b: Uint8Array): RaftState => decodeChecked<RaftState>(b, raftState, 'raftState');

@@ -1013,8 +1013,9 @@ function serveRead(state: RaftState, context: string, from: NodeId, index: numbe
 
 function acknowledgeRead(state: RaftState, from: NodeId, context: string): void {
   if (!isVoter(state, from)) return;
-  const position = state.pendingReads.findIndex((read) => read.context === context);
-  if (position < 0) return;
+  let position = 0;
+  while (position < state.pendingReads.length && state.pendingReads[position]!.context !== context) position++;
+  if (position === state.pendingReads.length) return;
   const read = state.pendingReads[position]!;
   if (!read.acks.includes(from)) read.acks.push(from);
   let confirmed = 0;

@@ -5,6 +5,7 @@ import {
   decodeEntries,
   decodeEntry,
   decodeHardState,
+  decodeInput,
   decodeMessage,
   decodePersistedState,
   decodeRaftState,
@@ -12,6 +13,7 @@ import {
   encodeEntries,
   encodeEntry,
   encodeHardState,
+  encodeInput,
   encodeMessage,
   encodePersistedState,
   encodeRaftState,
@@ -84,6 +86,29 @@ describe('codec round trips are exact', () => {
       { numRuns: 200 },
     );
   });
+  it('inputs to step', () => {
+    const input: fc.Arbitrary<RaftInput> = fc.oneof(
+      fc.record({ type: fc.constant('tick' as const), now: fc.double({ noNaN: true, noDefaultInfinity: true }).map((x) => (Object.is(x, -0) ? 0 : x)) }), // msgpack writes -0 as the integer 0
+      fc.record({ type: fc.constant('message' as const), message }),
+      fc.record({ type: fc.constant('propose' as const), payloads: fc.array(fc.uint8Array({ maxLength: 8 }), { maxLength: 3 }) }),
+      fc.record({ type: fc.constant('propose-conf' as const), change: conf }),
+      fc.record({ type: fc.constant('read-index' as const), context }),
+      fc.record({ type: fc.constant('transfer-leadership' as const), to: nodeId }),
+      fc.record({ type: fc.constant('campaign' as const) }),
+      fc.record({ type: fc.constant('persisted' as const), index: nat, term: nat }),
+      fc.record({ type: fc.constant('applied' as const), index: nat }),
+      fc.record({ type: fc.constant('compact' as const), index: nat, data: fc.uint8Array({ maxLength: 8 }) }),
+    );
+    fc.assert(
+      fc.property(input, (i) => {
+        expect(decodeInput(encodeInput(i))).toEqual(i);
+      }),
+      { numRuns: 300 },
+    );
+    expect(() => decodeInput(encode({ type: 'tick', now: 'soon' }))).toThrow('codec: input.now: expected a finite number, got string "soon"');
+    expect(() => decodeInput(encode({ type: 'reboot' }))).toThrow('codec: input.type: expected an input type, got string "reboot"');
+  });
+
   it('persisted state', () => {
     fc.assert(fc.property(persisted, (p) => {
       expect(decodePersistedState(encodePersistedState(p))).toEqual(p);

@@ -337,6 +337,21 @@ describe('persistent state survives restarts, volatile state does not', () => {
     expect(cluster.node('2').applied.map((e) => e.index)).toEqual([1, 2, 3, 4, 5]);
   });
 
+  it('a vote survives a crash: the restarted voter refuses a second candidate in the same term', () => {
+    const cluster = new Cluster({ voters: ['1', '2', '3'], raft: { preVote: false, checkQuorum: false } });
+    cluster.step('1', { type: 'campaign' });
+    cluster.deliver((m) => m.type === 'vote' && m.to === '2');
+    expect(cluster.node('2').state.vote).toBe('1');
+    cluster.crash('2');
+    cluster.restart('2');
+    expect(cluster.node('3').state.term).toBe(1); // so node 3's campaign is for the same term 2
+    cluster.step('3', { type: 'campaign' });
+    cluster.network = cluster.network.filter((m) => m.from === '3' && m.to === '2');
+    cluster.deliver();
+    expect(cluster.node('2').state.vote).toBe('1');
+    expect(cluster.node('3').state.role).not.toBe('leader');
+  });
+
   it('restartNode uses nothing but what the disk kept', () => {
     const disk = { hardState: { term: 4, vote: '3', commit: 2 }, snapshot: null, entries: [entry(1, 1), entry(2, 3)] };
     const state = restartNode({ id: '1' }, disk);
