@@ -42,10 +42,7 @@ export interface Snapshot {
 export interface SnapshotMarker {
   index: number;
   term: number;
-  /**
-   * Every stored entry goes (a snapshot that replaces the log); otherwise only the entries it covers. The writer
-   * decides, knowing every term: reset when asked to, or when the log does not hold the snapshot's last entry.
-   */
+  /** Every stored entry goes (a snapshot installed from the leader replaces the log); otherwise only the ones it covers. */
   resetsLog: boolean;
 }
 

@@ -345,25 +345,19 @@ export class WriteAheadLog {
   }
 
   /**
-   * Applies Raft's snapshot rule to the enqueued log and returns the marker to write. The decision "does the log
-   * after the snapshot survive" is made here, where every term is known, and written into the marker: recovery
-   * cannot remake it once the segment holding the snapshot's last entry has been released.
+   * Applies a snapshot to the enqueued log exactly as core/raft/types.ts says a driver must: drop the entries it
+   * covers, or every entry when it resets the log. Whether it resets is the core's decision (Raft's rule about
+   * the snapshot's last entry needs terms the core has); the marker records it, so recovery replays the same.
    */
-  private applySnapshot(index: number, term: number, resetRequested: boolean): SnapshotMarker {
+  private applySnapshot(index: number, term: number, resetsLog: boolean): SnapshotMarker {
     const offset = index - this.logStart;
-    const sameAsSaved = this.snapshotMarker !== null && this.snapshotMarker.index === index && this.snapshotMarker.term === term;
-    const holdsLastEntry = offset >= 0 && offset < this.logTerms.length && this.logTerms[offset] === term;
-    const keepsSuffix = !resetRequested && (sameAsSaved || holdsLastEntry);
-    if (keepsSuffix) {
-      if (offset >= 0) this.logTerms = this.logTerms.slice(offset + 1);
-    } else {
-      this.logTerms = [];
-    }
+    this.logTerms = resetsLog || offset >= this.logTerms.length ? [] : this.logTerms.slice(Math.max(0, offset + 1));
     this.logStart = index + 1;
-    const marker = { index, term, resetsLog: !keepsSuffix };
+    const marker = { index, term, resetsLog };
     this.snapshotMarker = marker;
     return marker;
   }
+
 
   private push(save: PendingSave): void {
     this.queue.push(save);
@@ -626,8 +620,7 @@ function replay(state: ReplayState, record: WalRecord, file: string, offset: num
       if (state.marker && marker.index < state.marker.index) {
         throw new WalCorruptionError(file, offset, `snapshot marker ${marker.index} goes back before ${state.marker.index}`);
       }
-      // The writer decided whether the log survives (see applySnapshot); the head of each segment repeats the
-      // current marker without the reset, which then drops nothing.
+      // The head of each segment repeats the current marker without the reset; it then drops nothing.
       state.marker = marker;
       state.entries = marker.resetsLog ? [] : state.entries.filter((e) => e.index > marker.index);
       return;

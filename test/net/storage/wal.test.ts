@@ -224,11 +224,16 @@ describe('write-ahead log: segments, snapshots and compaction', () => {
     await again.close();
   });
 
-  it('a snapshot installed from the leader past the end of the log (or with another term) replaces the log', async () => {
+  it('a snapshot installed from the leader with its entries and hard state in one batch replaces the log', async () => {
     const dir = tempDir();
     const { wal } = await WriteAheadLog.open({ dir, ...quiet });
     await wal.save({ entries: entries(1, 10, 1) });
-    await wal.save({ snapshot: { index: 8, term: 3, data: new Uint8Array([7]) }, entries: entries(9, 9, 3), hardState: { term: 3, vote: null, commit: 8 } });
+    await wal.save({
+      snapshot: { index: 8, term: 3, data: new Uint8Array([7]) },
+      snapshotResetsLog: true,
+      entries: entries(9, 9, 3),
+      hardState: { term: 3, vote: null, commit: 8 },
+    });
     await wal.close();
     const { wal: again, recovered } = await WriteAheadLog.open({ dir, ...quiet });
     expect(recovered.snapshot?.index).toBe(8);
@@ -316,12 +321,11 @@ async function runAgainstModel(mod: StorageModule, ops: Op[]): Promise<string | 
       } else if (op.kind === 'install') {
         const index = Math.max(last + op.beyond, (model.snapshot?.index ?? 0) + 1, 1);
         const existing = model.entries.find((e) => e.index === index);
-        // A snapshot whose last entry the log already holds (same term) keeps the suffix unless it resets the log.
         const snapshotTerm = op.sameTerm && existing ? existing.term : ++term;
         const snapshot = { index, term: snapshotTerm, data: payload(index, 98, 8) };
         await wal.saveSnapshot(snapshot, { resetsLog: op.resets });
-        const kept = model.entries.findIndex((e) => e.index === index && e.term === snapshotTerm);
-        model.entries = kept >= 0 && !op.resets ? model.entries.slice(kept + 1) : [];
+        // The driver contract of core/raft/types.ts: drop the covered entries, or all of them on a reset.
+        model.entries = op.resets ? [] : model.entries.filter((e) => e.index > index);
         model.snapshot = snapshot;
       } else {
         await wal.close();
