@@ -198,6 +198,11 @@ export class SimDisk {
     return [...names].sort();
   }
 
+  /** Id of the latest sync issued (0 before the first); ids only grow, across crashes too. */
+  get lastSyncId(): number {
+    return this.nextSyncId - 1;
+  }
+
   /** Unsynced operations waiting in the page cache. */
   get pendingOps(): number {
     return this.pending.length;

@@ -158,7 +158,8 @@ export class NodeProgramError extends Error {
 
 type WorldEvent =
   | { kind: 'boot'; node: number; epoch: number }
-  | { kind: 'deliver'; from: number; to: number; bytes: Uint8Array; fingerprint: number }
+  /** `arrived`: it reached a paused host and waited there; a partition made later cannot take it back. */
+  | { kind: 'deliver'; from: number; to: number; bytes: Uint8Array; fingerprint: number; arrived?: boolean }
   | { kind: 'timer'; node: number; epoch: number; timerId: number; tag: TimerTag }
   | { kind: 'synced'; node: number; epoch: number; syncId: number }
   | { kind: 'input'; node: number; input: unknown }
@@ -185,6 +186,8 @@ interface Process<S> {
   held: Map<number, Array<{ to: number; bytes: Uint8Array; fingerprint: number }>>;
   /** Highest sync id whose completion this incarnation has processed. */
   lastSynced: number;
+  /** Sync ids up to this one were issued by earlier incarnations and will never complete for this one. */
+  syncFloor: number;
   /** Events that arrived while paused, in arrival order. */
   parked: WorldEvent[];
   boots: number;
@@ -460,6 +463,7 @@ export class World<S, M, I = never, O = never> {
       liveTimers: new Set(),
       held: new Map(),
       lastSynced: 0,
+      syncFloor: 0,
       parked: [],
       boots: 0,
       crashes: 0,
@@ -562,6 +566,9 @@ export class World<S, M, I = never, O = never> {
       sendAfterSync: (syncId, to, message) => {
         live('sendAfterSync');
         const target = world.network.index(to);
+        if (!Number.isInteger(syncId) || syncId <= p.syncFloor || syncId > p.disk.lastSyncId) {
+          throw new RangeError(`sendAfterSync: ${syncId} is not a sync this incarnation issued`);
+        }
         const { bytes, fingerprint } = encode(message);
         if (syncId <= p.lastSynced) {
           world.transmit(p.index, target, bytes, fingerprint);
@@ -605,6 +612,7 @@ export class World<S, M, I = never, O = never> {
       }
       throw new RangeError(`world: ${p.id} paused with ${this.maxParked} events parked (maxParkedPerNode)`);
     }
+    if (event.kind === 'deliver') event.arrived = true;
     p.parked.push(event);
     return 'parked';
   }
@@ -613,7 +621,7 @@ export class World<S, M, I = never, O = never> {
     switch (event.kind) {
       case 'deliver': {
         const p = this.processes[event.to]!;
-        if (!this.network.arrive(event.from, event.to)) return 'cut';
+        if (!event.arrived && !this.network.arrive(event.from, event.to)) return 'cut';
         if (p.status === 'paused') return this.park(p, event);
         if (p.status !== 'running') {
           this.network.countUndeliverable(event.from, event.to);
@@ -658,7 +666,7 @@ export class World<S, M, I = never, O = never> {
         if (p.status !== 'crashed' || event.epoch !== p.epoch) return 'stale';
         p.status = 'running';
         p.boots++;
-        p.lastSynced = 0;
+        p.syncFloor = p.lastSynced = p.disk.lastSyncId;
         this.guard(p, 'start', () => {
           p.state = this.program.start(this.contexts[p.index]!);
         });

@@ -8,9 +8,12 @@ type SchedulerClass = typeof Scheduler;
 // Interleaved schedules and pops must come out ordered by (time, scheduling order), exactly like a stable sort
 // of what was pending. The model is a plain array sorted on every pop.
 function checkOrder(S: SchedulerClass, numRuns = 200): void {
+  // Twice as many pushes at "now" as pops: the heap grows deep and is full of ties, which is where an ordering
+  // bug hides (with pushes spread out, a tie-break bug escaped 1 run in 5).
   const op = fc.oneof(
-    fc.record({ push: fc.integer({ min: 0, max: 20 }) }),
-    fc.record({ pop: fc.constant(true) }),
+    { weight: 1, arbitrary: fc.record({ push: fc.oneof(fc.integer({ min: 0, max: 1 }), fc.integer({ min: 0, max: 50 })) }) },
+    { weight: 1, arbitrary: fc.record({ pop: fc.constant(true) }) },
+    { weight: 2, arbitrary: fc.record({ push: fc.constant(0) }) },
   );
   fc.assert(
     fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
@@ -90,7 +93,7 @@ describe('scheduler', () => {
       await withMutant(
         mutant,
         'sim/world/scheduler.ts',
-        (m: { Scheduler: SchedulerClass }) => expect(() => checkOrder(m.Scheduler, 500)).toThrow(/Property failed/),
+        (m: { Scheduler: SchedulerClass }) => expect(() => checkOrder(m.Scheduler)).toThrow(/Property failed/),
         { dirs: ['sim/world'] },
       );
     });
