@@ -123,7 +123,8 @@ export function parseKeysRequest(input: HttpRequestInput): ParsedKeysRequest {
   const { values: form, error: formError } = parseForm(method, input.query, input.body, input.contentType);
   if (formError !== null) return invalid(ErrorCode.InvalidForm, formError);
 
-  const path = cleanPath('/' + urlPath.slice(KEYS_PREFIX.length));
+  const rest = urlPath.slice(KEYS_PREFIX.length);
+  const path = cleanPath(rest.startsWith('/') ? rest : '/' + rest);
 
   const prevIndex = uintField(form, 'prevIndex');
   if (!prevIndex.ok) return invalid(ErrorCode.IndexNaN, 'invalid value for "prevIndex"');

@@ -22,12 +22,21 @@ export function cleanPath(p: string): string {
   return joined === '' ? '.' : joined;
 }
 
-// The hot path: keys from the API are almost always clean already.
+// The hot path: keys from the API are almost always clean already. One pass: rooted, no empty, "." or
+// ".." element, no trailing slash.
 function isClean(p: string): boolean {
-  if (p.charCodeAt(0) !== 47) return false;
-  if (p === '/') return true;
-  if (p.charCodeAt(p.length - 1) === 47) return false;
-  return !p.includes('//') && !p.includes('/./') && !p.includes('/../') && !p.endsWith('/.') && !p.endsWith('/..');
+  const n = p.length;
+  if (n === 0 || p.charCodeAt(0) !== 47) return false;
+  if (n === 1) return true;
+  let elementStart = 1;
+  for (let i = 1; i <= n; i++) {
+    if (i < n && p.charCodeAt(i) !== 47) continue;
+    const len = i - elementStart;
+    if (len === 0) return false;
+    if (p.charCodeAt(elementStart) === 46 && (len === 1 || (len === 2 && p.charCodeAt(elementStart + 1) === 46))) return false;
+    elementStart = i + 1;
+  }
+  return true;
 }
 
 /** The store path of a key: rooted and cleaned, as etcd's path.Clean(path.Join("/", p)). */
