@@ -1,0 +1,77 @@
+// Deliberately broken variants of the replica, each killed by the tests in test/core/replica/mutants.test.ts.
+import type { Mutant } from './mutate.ts';
+
+const REPLICA = 'core/replica/replica.ts';
+
+export const replyBeforeCommit: Mutant = {
+  name: 'replica-reply-before-commit',
+  description: 'a write is answered ok, with the result it would have, as soon as it is handed to the leader, before it commits',
+  edits: [
+    {
+      file: REPLICA,
+      find: "import { decodeStore, encodeStore, newStore, nextExpiryMs, storeStats, unwatch, watch } from '../kv/store.ts';",
+      replace: "import { cloneStore, decodeStore, encodeStore, newStore, nextExpiryMs, storeStats, unwatch, watch } from '../kv/store.ts';",
+    },
+    {
+      file: REPLICA,
+      find: "    w.phase = 'sent';\n    out.messages.push({ message: { type: 'forward', from: state.id, to: leader, command }, afterPersist: false });\n    return;",
+      replace:
+        "    w.phase = 'sent';\n    out.messages.push({ message: { type: 'forward', from: state.id, to: leader, command }, afterPersist: false });\n" +
+        "    if (w.op.kind === 'kv') {\n" +
+        "      forget(state, 'writes', w.requestId);\n" +
+        "      replyResult(state, out, w.requestId, applyCommand(cloneStore(state.replicated.store), { kind: 'request', request: w.op.request, timeMs: state.clockMs ?? 0 }).result!);\n" +
+        '    }\n    return;',
+    },
+  ],
+};
+
+export const expiryOnFollowerClock: Mutant = {
+  name: 'replica-expiry-on-follower-clock',
+  description: "a follower expires keys by its own clock on every tick instead of waiting for the leader's expiry entry",
+  edits: [
+    {
+      file: REPLICA,
+      find: '  else state.nextExpiryCheckMs = null;',
+      replace:
+        "  else {\n    state.nextExpiryCheckMs = null;\n    deliverWatches(state, applyCommand(state.replicated.store, { kind: 'expire', timeMs: now }).deliveries, out);\n  }",
+    },
+  ],
+};
+
+export const noDedupe: Mutant = {
+  name: 'replica-no-dedupe',
+  description: 'the exactly-once table is never consulted: a duplicated forward is proposed and applied again',
+  edits: [
+    {
+      file: REPLICA,
+      find: 'export function seenBefore(session: Session, requestId: number): boolean {\n',
+      replace: 'export function seenBefore(session: Session, requestId: number): boolean {\n  if (session !== null) return false;\n',
+    },
+  ],
+};
+
+export const quorumReadServedLocally: Mutant = {
+  name: 'replica-quorum-read-served-locally',
+  description: 'a quorum=true GET is answered from the local store at once, without a ReadIndex round',
+  edits: [{ file: REPLICA, find: '  if (!request.quorum) {', replace: '  if (!request.quorum || request.quorum) {' }],
+};
+
+export const watchSkipsEventOnLeaderChange: Mutant = {
+  name: 'replica-watch-skips-event-on-leader-change',
+  description: 'when a member sees the leader change, each of its open watches misses the next event',
+  edits: [
+    {
+      file: REPLICA,
+      find: '    state.knownLeader = state.raft.leader;\n',
+      replace: '    state.knownLeader = state.raft.leader;\n    for (const w of Object.values(state.watches)) (w as { skipNext?: boolean }).skipNext = true;\n',
+    },
+    {
+      file: REPLICA,
+      find: '    if (w === undefined) continue;\n    reply(state, out, requestId,',
+      replace:
+        '    if (w === undefined) continue;\n    if ((w as { skipNext?: boolean }).skipNext === true) {\n      (w as { skipNext?: boolean }).skipNext = false;\n      continue;\n    }\n    reply(state, out, requestId,',
+    },
+  ],
+};
+
+export const replicaMutants: Mutant[] = [replyBeforeCommit, expiryOnFollowerClock, noDedupe, quorumReadServedLocally, watchSkipsEventOnLeaderChange];
