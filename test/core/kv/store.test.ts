@@ -267,6 +267,28 @@ describe('stats, copies and encoding', () => {
     expect(kv.storeStats(s)).toMatchObject({ getsSuccess: 2, getsFail: 1, setsSuccess: 1, setsFail: 0 });
   });
 
+  it('counts every operation\'s successes and failures, expiries and live watchers', () => {
+    const s = kv.newStore();
+    apply(s, req('PUT', '/k', { value: 'a', prevExist: false }));
+    apply(s, req('PUT', '/k', { value: 'a', prevExist: false }));
+    apply(s, req('PUT', '/k', { value: 'b', prevExist: true }));
+    apply(s, req('PUT', '/none', { value: 'b', prevExist: true }));
+    apply(s, req('PUT', '/k', { value: 'c', prevValue: 'b' }));
+    apply(s, req('PUT', '/k', { value: 'c', prevValue: 'zz' }));
+    apply(s, req('DELETE', '/k', { prevValue: 'zz' }));
+    apply(s, req('DELETE', '/k', { prevValue: 'c' }));
+    apply(s, req('DELETE', '/k'));
+    apply(s, req('PUT', '/t', { value: 'x', ttlSeconds: 1 }));
+    apply(s, req('DELETE', '/t/x'));
+    kv.applyCommand(s, { kind: 'expire', timeMs: T0 + 1000 });
+    kv.watch(s, '/w', false, false, 0);
+    expect(kv.storeStats(s)).toEqual({
+      getsSuccess: 0, getsFail: 0, setsSuccess: 1, setsFail: 0, deleteSuccess: 0, deleteFail: 2, updateSuccess: 1, updateFail: 1,
+      createSuccess: 1, createFail: 1, compareAndSwapSuccess: 1, compareAndSwapFail: 1, compareAndDeleteSuccess: 1,
+      compareAndDeleteFail: 1, expireCount: 1, watchers: 1,
+    });
+  });
+
   it('clones deeply and round-trips through msgpack', () => {
     const s = kv.newStore();
     apply(s, req('PUT', '/a/b', { value: 'x', ttlSeconds: 3 }));
