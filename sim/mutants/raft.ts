@@ -129,6 +129,18 @@ export const raftMutants: Mutant[] = [
     ],
   },
   {
+    name: 'election-jitter-outside-state',
+    description: 'the election-timeout PRNG lives in a module variable instead of the node state, so a checkpointed node replays differently',
+    edits: [
+      {
+        file: NODE,
+        find: 'function resetElectionTimer(state: RaftState): void {\n  const [rng, value] = nextRandom(state.rng);\n  state.rng = rng;',
+        replace:
+          'let hiddenRng = 1;\nfunction resetElectionTimer(state: RaftState): void {\n  const [rng, value] = nextRandom(hiddenRng);\n  hiddenRng = rng + state.rng * 0;',
+      },
+    ],
+  },
+  {
     name: 'restart-forgets-commit',
     description: 'a restarted node ignores the commit index in its persisted hard state',
     edits: [{ file: NODE, find: 'state.commit = Math.max(hardState.commit, base);', replace: 'state.commit = base;' }],

@@ -8,6 +8,7 @@
 //
 // It is parameterized by the core module, so the same suite runs against a mutated copy of the tree
 // (test/core/raft/mutants.test.ts).
+import { decode, encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import seedrandom from 'seedrandom';
 import type {
@@ -42,7 +43,8 @@ export type InvariantName =
   | 'sync-before-send'
   | 'acknowledged-writes-survive'
   | 'read-linearizable'
-  | 'liveness';
+  | 'liveness'
+  | 'deterministic-replay';
 
 /** Failures that are always reported, whatever invariants a property enables. */
 export type AlwaysChecked = 'core-error' | 'persist-contract';
@@ -58,6 +60,7 @@ export const ALL_INVARIANTS: readonly InvariantName[] = [
   'acknowledged-writes-survive',
   'read-linearizable',
   'liveness',
+  'deterministic-replay',
 ];
 
 /** Thrown at the first broken invariant; `invariant` names it so the mutant suite can say what killed what. */
@@ -87,15 +90,22 @@ export type Action =
   | { kind: 'duplicate'; pick: number }
   | { kind: 'sync'; node: number }
   | { kind: 'crash'; node: number; keepUnsynced: number }
+  /** Nemesis aimed at whoever leads now (the highest-term live leader), as Jepsen's nemeses do. */
+  | { kind: 'crash-leader'; keepUnsynced: number }
+  | { kind: 'isolate-leader'; oneWay: boolean }
   | { kind: 'restart'; node: number }
   | { kind: 'partition'; sideA: number; oneWay: boolean }
   | { kind: 'heal' }
   | { kind: 'campaign'; node: number }
   | { kind: 'propose'; node: number; count: number }
   | { kind: 'read'; node: number }
-  | { kind: 'conf'; node: number; change: ConfChangeType; target: number }
+  /** A membership change sent to `node` (following a not-leader hint). The target is picked among the nodes the
+   * change makes sense for in the current leader's membership (non-members to add, learners to promote,
+   * members to remove), so most generated changes are valid; textbook schedules name the target exactly. */
+  | { kind: 'conf'; node: number; change: ConfChangeType; target: number; exact?: boolean }
   | { kind: 'transfer'; node: number; target: number }
-  | { kind: 'compact'; node: number }
+  /** `node` (or, with `everyone`, every live node) snapshots its application and compacts its log. */
+  | { kind: 'compact'; node: number; everyone?: boolean }
   /** `rounds` rounds of: every node's clock advances by a jittered step and ticks, then writes are synced and
    * messages delivered in a shuffled order until the network is quiet. Below 100, `reliability` is the percent
    * chance that each message is delivered (else it stays in flight, delayed) and each node syncs, per pass:
@@ -145,6 +155,8 @@ export function actionArbitrary(weights: Partial<ActionWeights> = {}): fc.Arbitr
         arbitrary: fc.record({ kind: fc.constant('partition' as const), sideA: fc.nat({ max: 31 }), oneWay: fc.boolean() }),
       },
       { weight: w.faults, arbitrary: fc.constant({ kind: 'heal' as const }) },
+      { weight: w.faults, arbitrary: fc.record({ kind: fc.constant('crash-leader' as const), keepUnsynced: fc.nat({ max: 3 }) }) },
+      { weight: w.faults, arbitrary: fc.record({ kind: fc.constant('isolate-leader' as const), oneWay: fc.boolean() }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('clock-jump-back' as const), node, ms: fc.integer({ min: 1, max: 500 }) }) },
     );
   }
@@ -164,7 +176,9 @@ export function actionArbitrary(weights: Partial<ActionWeights> = {}): fc.Arbitr
     });
   }
   if (w.transfers > 0) choices.push({ weight: w.transfers, arbitrary: fc.record({ kind: fc.constant('transfer' as const), node, target: node }) });
-  if (w.compaction > 0) choices.push({ weight: w.compaction, arbitrary: fc.record({ kind: fc.constant('compact' as const), node }) });
+  if (w.compaction > 0) {
+    choices.push({ weight: w.compaction, arbitrary: fc.record({ kind: fc.constant('compact' as const), node, everyone: fc.boolean() }) });
+  }
   return fc.oneof(...choices);
 }
 
@@ -178,6 +192,9 @@ export interface Scenario {
   checkQuorum: boolean;
   /** maxEntriesPerMessage: 1 makes a follower acknowledge an old-term entry without the entries after it. */
   maxEntries: number;
+  /** After each `run` round, every node whose application is this many entries past its snapshot compacts
+   * (as etcd snapshots every N entries); 0 never. Followers that fall behind then need InstallSnapshot. */
+  compactEvery?: number;
   actions: Action[];
 }
 
@@ -198,6 +215,7 @@ export function scenarioArbitrary(shape: ScenarioShape = {}): fc.Arbitrary<Scena
     preVote: fc.boolean(),
     checkQuorum: fc.boolean(),
     maxEntries: fc.constantFrom(1, 3),
+    compactEvery: fc.constantFrom(0, 0, 3),
     // 'medium' lets schedules reach their maximum length; fast-check's default favours very short arrays.
     actions: fc.array(actionArbitrary(shape.weights), { minLength: 1, maxLength: shape.maxActions ?? 30, size: 'medium' }),
   }).map((s) => ({ ...s, size: s.voters + spares }));
@@ -247,6 +265,9 @@ export interface ClusterOptions {
   raft?: Partial<RaftOptions>;
   /** Invariants to enforce; core errors and persist-contract breaches are always enforced. */
   checks?: readonly InvariantName[];
+  compactEvery?: number;
+  /** Fold every Ready into `digest`. */
+  digest?: boolean;
 }
 
 export interface ClusterStats {
@@ -258,6 +279,8 @@ export interface ClusterStats {
   readsServed: number;
   crashes: number;
   rejections: number;
+  snapshotsApplied: number;
+  confChangesCommitted: number;
 }
 
 /** Milliseconds a `run` round advances each clock by, on average; the election timeout is five of these. */
@@ -302,6 +325,12 @@ function decodeApp(snapshot: Snapshot | null): AppState {
   return { applied: snapshot.index, writes };
 }
 
+function fnv1a(hash: number, text: string): number {
+  let h = hash;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 function emptyDisk(): PersistedState {
   return { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] };
 }
@@ -317,10 +346,17 @@ export class Cluster {
     readsServed: 0,
     crashes: 0,
     rejections: 0,
+    snapshotsApplied: 0,
+    confChangesCommitted: 0,
   };
+  /** FNV-1a over every Ready in order (with `digest` on): two runs of one schedule must agree. */
+  digest = 0x811c9dc5;
+  private readonly digesting: boolean;
+  private readonly compactEvery: number;
   private readonly core: RaftCore;
   private readonly checks: ReadonlySet<string>;
-  private pool: Message[] = [];
+  /** Messages in flight, oldest first. */
+  pool: Message[] = [];
   private partition: { sideA: Set<NodeId>; oneWay: boolean } | null = null;
   private readonly leaderOfTerm = new Map<number, NodeId>();
   private readonly committed = new Map<number, CommittedRecord>();
@@ -337,6 +373,8 @@ export class Cluster {
   constructor(options: ClusterOptions) {
     this.core = options.core;
     this.checks = new Set(options.checks ?? ALL_INVARIANTS);
+    this.digesting = options.digest ?? false;
+    this.compactEvery = options.compactEvery ?? 0;
     const voters = Array.from({ length: options.voters }, (_, i) => `n${i + 1}`);
     for (let i = 0; i < options.size; i++) {
       const id = `n${i + 1}`;
@@ -408,6 +446,16 @@ export class Cluster {
         return this.crash(this.node(action.node), action.keepUnsynced);
       case 'restart':
         return this.restart(this.node(action.node));
+      case 'crash-leader': {
+        const leader = this.currentLeader();
+        if (leader) this.crash(leader, action.keepUnsynced);
+        return;
+      }
+      case 'isolate-leader': {
+        const leader = this.currentLeader();
+        if (leader) this.partition = { sideA: new Set([leader.id]), oneWay: action.oneWay };
+        return;
+      }
       case 'partition': {
         const sideA = new Set(this.nodes.filter((_, i) => (action.sideA >> i) & 1).map((n) => n.id));
         this.partition = sideA.size === 0 || sideA.size === this.nodes.length ? null : { sideA, oneWay: action.oneWay };
@@ -427,17 +475,36 @@ export class Cluster {
       case 'conf':
         this.clientRequest(this.node(action.node), {
           type: 'propose-conf',
-          change: { type: action.change, node: this.node(action.target).id },
+          change: { type: action.change, node: action.exact ? this.node(action.target).id : this.confTarget(action.change, action.target) },
         });
         return;
       case 'transfer':
         this.clientRequest(this.node(action.node), { type: 'transfer-leadership', to: this.node(action.target).id });
         return;
       case 'compact':
-        return this.compact(this.node(action.node));
+        if (action.everyone) for (const node of this.nodes) this.compact(node);
+        else this.compact(this.node(action.node));
+        return;
       case 'run':
         return this.run(action.rounds, action.seed, action.reliability);
     }
+  }
+
+  private confTarget(change: ConfChangeType, choice: number): NodeId {
+    const membership = this.currentLeader()?.state?.membership;
+    const all = this.nodes.map((n) => n.id);
+    if (!membership) return all[choice % all.length]!;
+    const members = [...membership.voters, ...membership.learners];
+    const candidates =
+      change === 'promote'
+        ? membership.learners
+        : change === 'remove'
+          ? members
+          : change === 'add-voter'
+            ? all.filter((id) => !membership.voters.includes(id))
+            : all.filter((id) => !members.includes(id));
+    const pool = candidates.length > 0 ? candidates : all;
+    return pool[choice % pool.length]!;
   }
 
   tick(node: SimNode, ms: number): void {
@@ -527,6 +594,11 @@ export class Cluster {
       // Each clock advances by its own jittered amount: per-node clock rates differ round to round.
       for (const node of this.nodes) this.tick(node, Math.max(1, Math.round(ROUND_MS * (0.5 + rng()))));
       this.flush(rng, reliability);
+      if (this.compactEvery > 0) {
+        for (const node of this.nodes) {
+          if (node.state && node.app.applied - node.state.log.snapshotIndex >= this.compactEvery) this.compact(node);
+        }
+      }
     }
   }
 
@@ -592,6 +664,14 @@ export class Cluster {
       if (leader?.state && leader.state.commit >= leader.state.leaderStartIndex && leader.state.leaderStartIndex > 0) return;
       for (const node of this.nodes) this.tick(node, Math.max(1, Math.round(ROUND_MS * (0.5 + rng()))));
       this.flush(rng);
+    }
+  }
+
+  /** Replaces every live node's state by its msgpack round trip, as a trace checkpoint and fork would: the
+   * state must be plain data, and the run must go on exactly as if nothing happened. */
+  forkThroughMsgpack(): void {
+    for (const node of this.nodes) {
+      if (node.state) node.state = decode(encode(node.state)) as RaftState;
     }
   }
 
@@ -704,6 +784,7 @@ export class Cluster {
   }
 
   private observe(node: SimNode, state: RaftState, ready: Ready): void {
+    if (this.digesting) this.digest = fnv1a(this.digest, `${node.id}:${JSON.stringify(ready)}`);
     const { soft } = ready;
     if (soft.role === 'leader') {
       const other = this.leaderOfTerm.get(soft.term);
@@ -732,7 +813,10 @@ export class Cluster {
       }
     }
 
-    if (ready.applySnapshot) node.app = decodeApp(ready.applySnapshot);
+    if (ready.applySnapshot) {
+      node.app = decodeApp(ready.applySnapshot);
+      this.stats.snapshotsApplied++;
+    }
     if (ready.committed.length > 0) {
       for (const entry of ready.committed) this.applyCommitted(node, state, entry);
     }
@@ -777,7 +861,10 @@ export class Cluster {
     }
     const observedTerm = Math.min(known?.observedTerm ?? Infinity, state.term);
     this.committed.set(entry.index, { term: entry.term, fingerprint: fp, observedTerm });
-    if (!known) this.stats.committedEntries++;
+    if (!known) {
+      this.stats.committedEntries++;
+      if (entry.kind === 'conf' && entry.term > 1) this.stats.confChangesCommitted++;
+    }
     if (entry.index > this.maxCommittedObserved) this.maxCommittedObserved = entry.index;
     for (const leader of this.nodes) {
       if (leader.state && leader.role === 'leader' && leader.term > observedTerm) {
@@ -894,6 +981,7 @@ export function runScenario(core: RaftCore, scenario: Scenario, checks: readonly
     seed: scenario.seed,
     raft: { preVote: scenario.preVote, checkQuorum: scenario.checkQuorum, maxEntriesPerMessage: scenario.maxEntries },
     checks,
+    compactEvery: scenario.compactEvery ?? 0,
   });
   cluster.warmUp(scenario.seed);
   for (const action of scenario.actions) {
@@ -1029,6 +1117,24 @@ export const CONFLICTING_SUFFIX: Scenario = textbook(3, 3, 3, [
   step.settle,
 ]);
 
+/** n1 leads term a and sends an append; before it arrives n2 wins term b with n3's vote. The append reaches
+ * n3 and then n2 late, carrying the dead term a: both must refuse it (n2 is leader of b by then). */
+export const STALE_LEADER_APPEND: Scenario = textbook(3, 3, 3, [
+  step.campaign(0),
+  step.settle,
+  { kind: 'propose', node: 0, count: 1 },
+  step.campaign(1),
+  ...step.sync(1),
+  // Pool now: append n1>n2, append n1>n3, vote n2>n1, vote n2>n3.
+  { kind: 'deliver', pick: 3 },
+  ...step.sync(2),
+  { kind: 'deliver', pick: 3 },
+  { kind: 'deliver', pick: 1 },
+  ...step.sync(2, 0),
+  step.pass,
+  step.settle,
+]);
+
 /** Ongaro's single-server membership bug (raft-dev, 2015): n1 (of n1..n4) starts adding n5, which only n5
  * receives; n2 wins the next term with n3, n4 and at once removes n1, committing {n2,n3,n4} with n3 alone; n1
  * returns and wins a later term under its own {n1..n5} with n4 and n5, and overwrites the committed change.
@@ -1037,12 +1143,12 @@ export const CONCURRENT_MEMBERSHIP_CHANGES: Scenario = textbook(4, 5, 3, [
   step.campaign(0),
   step.settle,
   step.cut(0b10001),
-  { kind: 'conf', node: 0, change: 'add-voter', target: 4 },
+  { kind: 'conf', node: 0, change: 'add-voter', target: 4, exact: true },
   step.settle,
   step.crash(0),
   ...step.election(1, [2, 3]),
   step.cut(0b11001),
-  { kind: 'conf', node: 1, change: 'remove', target: 0 },
+  { kind: 'conf', node: 1, change: 'remove', target: 0, exact: true },
   step.settle,
   step.cut(0b00110),
   step.restart(0),
@@ -1063,7 +1169,7 @@ function safetyProperty(name: InvariantName, claim: string, shape: ScenarioShape
 
 /** The suite: each property enforces one invariant over generated fault schedules. */
 export const raftProperties: RaftProperty[] = [
-  safetyProperty('election-safety', 'at most one leader per term'),
+  safetyProperty('election-safety', 'at most one leader per term', {}, [STALE_LEADER_APPEND]),
   safetyProperty('log-matching', 'two logs with an entry of the same index and term are identical up to it', {}, [
     CONFLICTING_SUFFIX,
   ]),
@@ -1109,6 +1215,47 @@ export const raftProperties: RaftProperty[] = [
       ),
   },
 ];
+
+/** Two runs of one schedule, the second with every node checkpointed through msgpack and forked at one action,
+ * must produce identical Readys: `step` is a deterministic function of plain-data state and input. */
+function replayProperty(): RaftProperty {
+  const play = (core: RaftCore, scenario: Scenario, forkAt: number): Cluster => {
+    const cluster = new Cluster({
+      core,
+      size: scenario.size,
+      voters: scenario.voters,
+      seed: scenario.seed,
+      raft: { preVote: scenario.preVote, checkQuorum: scenario.checkQuorum, maxEntriesPerMessage: scenario.maxEntries },
+      checks: [],
+      digest: true,
+      compactEvery: scenario.compactEvery ?? 0,
+    });
+    cluster.warmUp(scenario.seed);
+    scenario.actions.forEach((action, i) => {
+      if (i === forkAt) cluster.forkThroughMsgpack();
+      cluster.apply(action);
+    });
+    return cluster;
+  };
+  return {
+    name: 'deterministic-replay',
+    claim: 'a schedule replays to identical outputs, also after a msgpack checkpoint and fork of every node midway',
+    arbitrary: scenarioArbitrary({ maxActions: 25, weights: { reads: 2, membership: 2 } }),
+    run: (core, scenario) => {
+      const forkAt = scenario.seed % scenario.actions.length;
+      const straight = play(core, scenario, -1);
+      const forked = play(core, scenario, forkAt);
+      if (straight.digest !== forked.digest || straight.stats.steps !== forked.stats.steps) {
+        throw new Violation(
+          'deterministic-replay',
+          `forking at action ${forkAt} changed the run: ${straight.stats.steps} steps digest ${straight.digest.toString(16)} vs ${forked.stats.steps} steps digest ${forked.digest.toString(16)}`,
+        );
+      }
+    },
+  };
+}
+
+raftProperties.push(replayProperty());
 
 export function propertyNamed(name: string): RaftProperty {
   const p = raftProperties.find((q) => q.name === name);

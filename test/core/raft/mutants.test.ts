@@ -24,10 +24,11 @@ const designedKiller: Record<string, string> = {
   'read-index-before-leader-commits': 'read-linearizable',
   'conf-change-before-leader-commits': 'membership-safety',
   'fixed-election-timeout': 'liveness',
-  'accept-stale-term-append': 'log-matching',
+  'accept-stale-term-append': 'election-safety',
   'leader-counts-undurable-own-log': 'leader-completeness',
   'heartbeat-commit-beyond-match': 'state-machine-safety',
   'restart-forgets-commit': 'commit-monotonic',
+  'election-jitter-outside-state': 'deterministic-replay',
 };
 
 const killedBy = new Map<string, PropertyOutcome>();

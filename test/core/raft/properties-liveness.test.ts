@@ -1,9 +1,10 @@
 // Durability of acknowledged writes and liveness after healing: every schedule ends by healing the network and
 // restarting every node; a leader must then commit a fresh proposal within a bounded number of rounds, and its
 // state must hold every write a client was told succeeded.
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import * as core from '../../../core/raft/index.ts';
-import { assertProperty, propertyNamed } from './harness.ts';
+import { assertProperty, propertyNamed, runScenario } from './harness.ts';
 
 // RAFT_PROPERTY_RUNS lowers the count for quick local iterations; CI runs the default.
 const RUNS = Number(process.env.RAFT_PROPERTY_RUNS ?? 200);
@@ -13,4 +14,16 @@ describe('raft durability and liveness properties', () => {
     const property = propertyNamed(name);
     it(`${name}: ${property.claim}`, () => assertProperty(core, property, RUNS));
   }
+
+  // Compaction and crashes must leave some followers so far behind that they need InstallSnapshot.
+  it('the generated schedules install snapshots', () => {
+    let withSnapshot = 0;
+    fc.assert(
+      fc.property(propertyNamed('acknowledged-writes-survive').arbitrary, (scenario) => {
+        if (runScenario(core, scenario, [], 'stabilize').stats.snapshotsApplied > 0) withSnapshot++;
+      }),
+      { numRuns: 100, seed: 3 },
+    );
+    expect(withSnapshot).toBeGreaterThan(3);
+  });
 });

@@ -14,14 +14,17 @@ describe('raft membership property', () => {
 
   it('the generated schedules change the membership', () => {
     let changed = 0;
+    let committed = 0;
     fc.assert(
       fc.property(property.arbitrary, (scenario) => {
         const cluster = runScenario(core, scenario, [], 'none');
         const leader = cluster.currentLeader();
         if (leader?.state && leader.state.membershipIndex > scenario.voters) changed++;
+        committed += cluster.stats.confChangesCommitted;
       }),
       { numRuns: 100, seed: 11 },
     );
     expect(changed).toBeGreaterThan(10);
+    expect(committed).toBeGreaterThan(15);
   });
 });
