@@ -356,8 +356,12 @@ function search<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budget: 
   let state = model.init();
   let entry = next[head]!;
   let steps = 0;
+  // The longest prefix is kept incrementally: the stack below `unchangedBelow` has not moved since the last copy,
+  // so an improvement copies only what changed (copying whole stacks made long histories quadratic).
   let bestEntry = -1;
-  let bestLinearized: number[] = [];
+  const bestStack = new Int32Array(n);
+  let bestDepth = 0;
+  let unchangedBelow = 0;
 
   // A read-only operation that the current state explains is linearized at once and never reconsidered at this
   // point: any successful order that places it later stays valid with it moved here (it changes no state, and
@@ -409,15 +413,19 @@ function search<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budget: 
       // A return of an operation not linearized: every order from here has failed.
       if (entry > bestEntry) {
         bestEntry = entry;
-        bestLinearized = Array.from(stackOp.subarray(0, depth));
+        bestStack.set(stackOp.subarray(unchangedBelow, depth), unchangedBelow);
+        bestDepth = depth;
+        unchangedBelow = depth;
       }
       failed = true;
     }
     if (depth === 0) {
       budget.stepsLeft -= steps;
-      return { verdict: 'non-linearizable', steps, bestLinearized: bestLinearized.map((i) => ordered[i]!.id), blocked: ordered[entryOp[bestEntry]!]!.id };
+      const bestLinearized = Array.from(bestStack.subarray(0, bestDepth), (i) => ordered[i]!.id);
+      return { verdict: 'non-linearizable', steps, bestLinearized, blocked: ordered[entryOp[bestEntry]!]!.id };
     }
     depth--;
+    if (depth < unchangedBelow) unchangedBelow = depth;
     const undone = stackOp[depth]!;
     state = stackState[depth]!;
     rankedDone = stackRankedDone[depth]!;
@@ -432,7 +440,8 @@ function search<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budget: 
   return { verdict: 'linearizable', steps };
 }
 
-function evidence<S, I, O>(model: Model<S, I, O>, key: string, ops: Operation<I, O>[], byId: Map<number, Operation<I, O>>, outcome: SearchOutcome): FailureEvidence {
+function evidence<S, I, O>(model: Model<S, I, O>, key: string, ops: Operation<I, O>[], outcome: SearchOutcome): FailureEvidence {
+  const byId = new Map(ops.map((op) => [op.id, op]));
   const linearized = outcome.bestLinearized ?? [];
   const states: string[] = [];
   let state = model.init();
@@ -487,8 +496,6 @@ export function checkLinearizability<S, I, O>(
   }
   // Small keys first: a failure in a small partition is found (and explained) cheaply.
   const keys = [...byKey.keys()].sort((a, b) => byKey.get(a)!.length - byKey.get(b)!.length || (a < b ? -1 : a > b ? 1 : 0));
-  const byId = new Map<number, Operation<I, O>>();
-  for (const op of ops) byId.set(op.id, op);
   const partitions: PartitionResult[] = [];
   let steps = 0;
   for (const key of keys) {
@@ -500,7 +507,7 @@ export function checkLinearizability<S, I, O>(
     const outcome = search(model, keyOps, budget);
     steps += outcome.steps;
     const result: PartitionResult = { key, verdict: outcome.verdict, ops: keyOps.length, steps: outcome.steps };
-    if (outcome.verdict === 'non-linearizable') result.failure = evidence(model, key, keyOps, byId, outcome);
+    if (outcome.verdict === 'non-linearizable') result.failure = evidence(model, key, keyOps, outcome);
     partitions.push(result);
     if (outcome.verdict === 'non-linearizable' && options.stopAtFirstFailure !== false) break;
   }
@@ -510,7 +517,7 @@ export function checkLinearizability<S, I, O>(
   let explanation: string;
   if (failed) {
     const f = failed.failure!;
-    const op = byId.get(f.blocked)!;
+    const op = ops.find((o) => o.id === f.blocked)!;
     explanation =
       `key ${JSON.stringify(f.key)}: operation ${op.id} (client ${op.client}, ${model.describeOperation(op.input, op.outcome === 'ok' ? op.output : null)}, ` +
       `${op.call}..${op.ret} ms) cannot be placed after the longest linearizable prefix of ${f.linearized.length} operation(s) ` +
