@@ -105,12 +105,11 @@ function first(form: FormValues, key: string): string {
 
 /** Parses one HTTP request to the keys API: a KeysRequest, or the reply etcd gives to a bad request. */
 export function parseKeysRequest(input: HttpRequestInput): ParsedKeysRequest {
-  // etcd's CORS layer wraps everything and answers OPTIONS itself (the server's own 400 for an unparsable
-  // path comes before it).
-  const earlyPath = unescape(input.path, false);
-  if (earlyPath.ok && input.method === 'OPTIONS') return { ok: false, reply: { type: 'http', status: 200, headers: {}, body: '' } };
+  // Go's server refuses a path it cannot decode before any handler runs.
   const decodedPath = unescape(input.path, false);
   if (!decodedPath.ok) return { ok: false, reply: { type: 'http', status: 400, headers: { 'content-type': TEXT_PLAIN, connection: 'close' }, body: '400 Bad Request' } };
+  // etcd's CORS layer wraps the router and answers OPTIONS itself, whatever the path.
+  if (input.method === 'OPTIONS') return { ok: false, reply: { type: 'http', status: 200, headers: {}, body: '' } };
   const urlPath = decodedPath.text;
   const cleaned = muxCleanPath(urlPath);
   if (cleaned !== urlPath) return redirect(input.method, escapePath(cleaned) + (input.query === '' ? '' : '?' + input.query));
