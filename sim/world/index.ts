@@ -30,6 +30,7 @@ export { RunHash, fnv1a32, fnv1a64 } from './run-hash.ts';
 export { crc32 } from './checksum.ts';
 export {
   World,
+  DEFAULT_MAX_EVENTS,
   NodeProgramError,
   firstDivergence,
   compareRuns,

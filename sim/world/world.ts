@@ -124,9 +124,11 @@ export interface TrailEntry {
 export interface RunLimits {
   /** Process events with time <= untilMs, then set the clock to untilMs. */
   untilMs?: number;
-  /** Process at most this many events in this call. */
+  /** Process at most this many events in this call (default DEFAULT_MAX_EVENTS: a program with periodic timers never runs dry). */
   maxEvents?: number;
 }
+
+export const DEFAULT_MAX_EVENTS = 50_000_000;
 
 export interface RunResult {
   stoppedBy: 'empty' | 'time' | 'events' | 'stop';
@@ -268,7 +270,7 @@ export class World<S, M, I = never, O = never> {
   /** Processes events in order until the queue empties, a limit is reached, or `stop()` is called. */
   run(limits: RunLimits = {}): RunResult {
     const until = limits.untilMs ?? Infinity;
-    const budget = limits.maxEvents ?? Infinity;
+    const budget = limits.maxEvents ?? DEFAULT_MAX_EVENTS;
     let done = 0;
     this.stopRequested = false;
     let stoppedBy: RunResult['stoppedBy'] = 'empty';
@@ -821,7 +823,7 @@ export interface Divergence {
  */
 export function compareRuns(a: SteppableWorld, b: SteppableWorld, limits: RunLimits = {}): Divergence | null {
   const until = limits.untilMs ?? Infinity;
-  const budget = limits.maxEvents ?? Infinity;
+  const budget = limits.maxEvents ?? DEFAULT_MAX_EVENTS;
   for (let n = 0; n < budget; n++) {
     const aNext = a.pending > 0 && a.nextEventTime() <= until;
     const bNext = b.pending > 0 && b.nextEventTime() <= until;

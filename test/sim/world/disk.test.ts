@@ -5,6 +5,9 @@ import * as diskModule from '../../../sim/world/disk.ts';
 import { decodeRecords, encodeRecord, SimDisk } from '../../../sim/world/disk.ts';
 import { RandomStreams } from '../../../sim/world/random.ts';
 
+// Besides the mutants kept below, examples were seen failing under one-line edits of disk.ts: a torn write that
+// keeps the whole record; a pending replace torn by a crash; the slow factor ignored.
+
 type DiskModule = typeof diskModule;
 const bytes = (...xs: number[]): Uint8Array => Uint8Array.from(xs);
 const disk = (M: DiskModule = diskModule, options: diskModule.DiskOptions = {}, seed = 1): SimDisk =>

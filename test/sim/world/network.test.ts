@@ -4,6 +4,10 @@ import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
 import { Network, type LinkConfig } from '../../../sim/world/network.ts';
 import { RandomStreams } from '../../../sim/world/random.ts';
 
+// Besides the FIFO mutant kept below, each example was seen failing under a one-line edit of network.ts:
+// duplication at half the configured rate; a lost message skipping its latency draw (the loss-alignment test);
+// arrive() ignoring cuts (in-flight test); the Pareto cap removed (floor-and-cap test).
+
 type NetworkClass = typeof Network;
 
 function net(N: NetworkClass, link: Partial<LinkConfig> = {}, ids = ['a', 'b', 'c', 'd', 'e'], seed = 1): Network {
