@@ -164,13 +164,19 @@ function trackTtl(store: KvStore, node: KvNode): void {
   if (store.ttlHeap.length > 2 * store.ttlNodeCount + 64) rebuildTtlHeap(store);
 }
 
+// Keeps the entries that still describe a live TTL (one per node: a TTL set back to an earlier value
+// leaves two identical entries). Costs the heap's size, not the tree's, so many permanent keys do not
+// make refresh-heavy workloads slow.
 function rebuildTtlHeap(store: KvStore): void {
   const live: TtlEntry[] = [];
-  const visit = (n: KvNode): void => {
-    if (n.expireAtMs !== PERMANENT) live.push({ expireAtMs: n.expireAtMs, path: n.path, createdIndex: n.createdIndex });
-    if (n.children !== null) for (const name in n.children) visit(n.children[name]!);
-  };
-  visit(store.root);
+  const seen = new Set<string>();
+  for (const entry of store.ttlHeap) {
+    const node = lookup(store, entry.path);
+    if (isError(node) || node.createdIndex !== entry.createdIndex || node.expireAtMs !== entry.expireAtMs) continue;
+    if (seen.has(entry.path)) continue;
+    seen.add(entry.path);
+    live.push(entry);
+  }
   store.ttlHeap = heapify(live);
 }
 
