@@ -145,6 +145,20 @@ export function decodeReplicated(bytes: Uint8Array): ReplicatedState {
   return { store: decodeStore(raw.store), sessions: raw.sessions, members: raw.members, confQueue: raw.confQueue };
 }
 
+/** A whole replica as bytes (a trace checkpoint, a fork). Unlike a snapshot it keeps this member's watches and
+ * pending requests. The store goes through its own codec, which restores its null-prototype maps. */
+export function encodeReplicaState(state: ReplicaState): Uint8Array {
+  return encode({ ...state, replicated: { ...state.replicated, store: encodeStore(state.replicated.store) } });
+}
+
+export function decodeReplicaState(bytes: Uint8Array): ReplicaState {
+  const raw = decode(bytes) as ReplicaState & { replicated: { store: Uint8Array } };
+  if (raw === null || typeof raw !== 'object' || !(raw.replicated?.store instanceof Uint8Array)) {
+    throw new ReplicaInvariantError('replica state: not an encoded replica');
+  }
+  return { ...raw, replicated: { ...raw.replicated, store: decodeStore(raw.replicated.store) } };
+}
+
 // ------------------------------------------------------------------------------------------- the step
 
 function newReady(state: ReplicaState): ReplicaReady {

@@ -74,4 +74,30 @@ export const watchSkipsEventOnLeaderChange: Mutant = {
   ],
 };
 
-export const replicaMutants: Mutant[] = [replyBeforeCommit, expiryOnFollowerClock, noDedupe, quorumReadServedLocally, watchSkipsEventOnLeaderChange];
+export const noopTakesStoreIndex: Mutant = {
+  name: 'replica-noop-takes-store-index',
+  description: "a leader's no-op entry advances the store index, so X-Etcd-Index no longer starts where a fresh etcd's does",
+  edits: [
+    {
+      file: REPLICA,
+      find: "  if (entry.kind === 'noop') return record('noop', null, null, null);",
+      replace: "  if (entry.kind === 'noop') {\n    store.index++;\n    return record('noop', null, null, null);\n  }",
+    },
+  ],
+};
+
+export const mergeKeepsOverwrittenEntries: Mutant = {
+  name: 'replica-merge-keeps-overwritten-entries',
+  description: 'merging two persists appends the later entries without truncating the earlier ones they overwrite',
+  edits: [{ file: 'core/replica/persist.ts', find: 'return earlier.filter((e) => e.index < from).concat(later);', replace: 'return from > 0 ? earlier.concat(later) : later;' }],
+};
+
+export const replicaMutants: Mutant[] = [
+  replyBeforeCommit,
+  expiryOnFollowerClock,
+  noDedupe,
+  quorumReadServedLocally,
+  watchSkipsEventOnLeaderChange,
+  noopTakesStoreIndex,
+  mergeKeepsOverwrittenEntries,
+];

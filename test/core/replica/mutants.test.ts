@@ -5,6 +5,10 @@ import { describe, expect, it } from 'vitest';
 import * as mutants from '../../../sim/mutants/replica.ts';
 import { materialize, type Mutant } from '../../../sim/mutants/mutate.ts';
 import type { ReplicaModule } from './driver.ts';
+import * as kvMutants from '../../../sim/mutants/kv.ts';
+import { loadFixture } from '../api/replay.ts';
+import { replayThroughReplica } from './conformance.ts';
+import { mergeProblem } from './persist-check.ts';
 import { replicaProperty } from './property.ts';
 import { scenarios } from './scenarios.ts';
 
@@ -18,9 +22,42 @@ const killers: Array<{ mutant: Mutant; scenario: string; complaint: RegExp; prop
   { mutant: mutants.watchSkipsEventOnLeaderChange, scenario: 'watchAcrossLeaderChange', complaint: /stream watch saw 1,3, want 1,2,3/, property: false },
 ];
 
+const fixture = loadFixture();
+
 describe('replica mutants are killed', () => {
   it('every mutant has a killer', () => {
-    expect(killers.map((k) => k.mutant.name).sort()).toEqual(mutants.replicaMutants.map((m) => m.name).sort());
+    const killed = [...killers.map((k) => k.mutant.name), mutants.noopTakesStoreIndex.name, mutants.mergeKeepsOverwrittenEntries.name];
+    expect(killed.sort()).toEqual(mutants.replicaMutants.map((m) => m.name).sort());
+  });
+
+  it.skipIf(fixture === null)(`${mutants.noopTakesStoreIndex.name}: the conformance replay differs`, async () => {
+    const copy = materialize(mutants.noopTakesStoreIndex);
+    try {
+      const module = await copy.import<ReplicaModule>('core/replica/index.ts');
+      expect(replayThroughReplica(fixture!.cases, module).length).toBeGreaterThan(0);
+    } finally {
+      copy.remove();
+    }
+  });
+
+  it.skipIf(fixture === null)('the conformance replay through the replica also notices a store whose expiry ignores the time it is given', async () => {
+    const copy = materialize(kvMutants.expiryIgnoresCommandTime);
+    try {
+      const module = await copy.import<ReplicaModule>('core/replica/index.ts');
+      expect(replayThroughReplica(fixture!.cases, module).length).toBeGreaterThan(0);
+    } finally {
+      copy.remove();
+    }
+  });
+
+  it(`${mutants.mergeKeepsOverwrittenEntries.name}: the merge check fails`, async () => {
+    const copy = materialize(mutants.mergeKeepsOverwrittenEntries);
+    try {
+      const module = await copy.import<ReplicaModule>('core/replica/index.ts');
+      expect(mergeProblem(module.mergePersist)).not.toBe(null);
+    } finally {
+      copy.remove();
+    }
   });
 
   for (const { mutant, scenario, complaint, property } of killers) {
