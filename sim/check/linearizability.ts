@@ -23,6 +23,8 @@ export interface LinearizabilityOptions {
   timeoutMs?: number;
   /** Deterministic budget: search steps over all keys. */
   maxSteps?: number;
+  /** Memory budget: configurations remembered per key (default 4,000,000, roughly 400 MB). */
+  maxVisited?: number;
   /** Stop at the first key that is not linearizable (default true; false explains every failing key). */
   stopAtFirstFailure?: boolean;
 }
@@ -95,6 +97,10 @@ class VisitedSet<S> {
   /** Open addressing over groups: one group per (definite set, state). */
   private table: Int32Array = new Int32Array(1 << 12).fill(-1);
   private groups = 0;
+  /** Configurations remembered: the search's memory, bounded by the budget. */
+  get size(): number {
+    return this.groups;
+  }
   private hash1: Int32Array = new Int32Array(1 << 11);
   private hash2: Int32Array = new Int32Array(1 << 11);
   private stateHash: Int32Array = new Int32Array(1 << 11);
@@ -210,6 +216,7 @@ class VisitedSet<S> {
 interface SearchBudget {
   deadline: number;
   stepsLeft: number;
+  maxVisited: number;
 }
 
 interface SearchOutcome {
@@ -374,7 +381,7 @@ function search<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budget: 
   for (;;) {
     if (!failed) {
       if (entry === NO_ENTRY) break;
-      if ((++steps & 0x3fff) === 0 && (steps >= budget.stepsLeft || performance.now() > budget.deadline)) {
+      if ((++steps & 0x3fff) === 0 && (steps >= budget.stepsLeft || visited.size > budget.maxVisited || performance.now() > budget.deadline)) {
         budget.stepsLeft -= steps;
         return { verdict: 'unknown', steps };
       }
@@ -487,6 +494,7 @@ export function checkLinearizability<S, I, O>(
   const budget: SearchBudget = {
     deadline: options.timeoutMs === undefined ? Infinity : performance.now() + options.timeoutMs,
     stepsLeft: options.maxSteps ?? Infinity,
+    maxVisited: options.maxVisited ?? 4_000_000,
   };
   const byKey = new Map<string, Operation<I, O>[]>();
   for (const op of relevantOperations(model, ops)) {

@@ -140,6 +140,7 @@ describe('linearizability: planted bugs and their correct twins', () => {
     const r = real.checkLinearizability(registerModel, ops, { maxSteps: 20_000 });
     expect(r.verdict).toBe('unknown');
     expect(r.explanation).toMatch(/budget exhausted/);
+    expect(real.checkLinearizability(registerModel, ops, { maxVisited: 1000 }).verdict).toBe('unknown');
   });
 });
 
