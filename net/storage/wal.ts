@@ -10,6 +10,7 @@ import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rename, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
+  MAX_RECORD_PAYLOAD_BYTES,
   RecordType,
   SEGMENT_MAGIC,
   WalCorruptionError,
@@ -325,6 +326,8 @@ export class WriteAheadLog {
         entries.forEach((e, i) => {
           if (e.index !== first + i) throw new Error(`wal: entries are not contiguous (index ${e.index} at position ${i} after ${first})`);
           if (!Number.isSafeInteger(e.term) || e.term < 0) throw new Error(`wal: entry ${e.index} has a bad term ${e.term}`);
+          // Recovery treats a longer record as damage, so one must never be written.
+          if (e.data.length + 16 > MAX_RECORD_PAYLOAD_BYTES) throw new Error(`wal: entry ${e.index} of ${e.data.length} bytes exceeds the record maximum of ${MAX_RECORD_PAYLOAD_BYTES}`);
         });
         if (first < this.logStart) throw new Error(`wal: cannot append at ${first}: entries up to ${this.logStart - 1} are compacted into a snapshot`);
         if (first > last + 1) throw new Error(`wal: cannot append at ${first}: the log ends at ${last} (a gap)`);
@@ -530,11 +533,6 @@ async function recover(dir: string, log: (line: string) => void): Promise<{ reco
   } catch (err) {
     throw new WalOpenError(`wal: cannot list data dir ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  for (const name of names.filter((n) => n.endsWith(TEMP_SUFFIX))) {
-    // A temp file is a segment or snapshot whose creation a crash interrupted before the rename made it count.
-    await unlink(join(dir, name));
-    log(`wal: removed unfinished file ${join(dir, name)}`);
-  }
   const segments: SegmentInfo[] = names
     .map((name) => SEGMENT_NAME.exec(name))
     .filter((m): m is RegExpExecArray => m !== null)
@@ -547,6 +545,7 @@ async function recover(dir: string, log: (line: string) => void): Promise<{ reco
   }
 
   const state: ReplayState = { hardState: null, marker: null, entries: [] };
+  let tornTail: { path: string; offset: number; droppedBytes: number; reason: string } | null = null;
   for (let i = 0; i < segments.length; i++) {
     const segment = segments[i]!;
     const path = join(dir, segment.name);
@@ -562,12 +561,7 @@ async function recover(dir: string, log: (line: string) => void): Promise<{ reco
       replay(state, record, path, offset);
       if (record.type === RecordType.entry) segment.maxIndex = Math.max(segment.maxIndex, record.entry.index);
     }
-    if (scan.tornTail) {
-      const { offset, droppedBytes, reason } = scan.tornTail;
-      await truncate(path, offset);
-      await fsyncPath(path);
-      log(`wal: repaired torn tail of ${path}: dropped ${droppedBytes} bytes at offset ${offset} (${reason}); records after the last one fully written were never acknowledged`);
-    }
+    if (scan.tornTail) tornTail = { path, ...scan.tornTail };
   }
 
   const { hardState, marker, entries } = state;
@@ -592,6 +586,18 @@ async function recover(dir: string, log: (line: string) => void): Promise<{ reco
       throw new WalCorruptionError(path, 0, `snapshot file holds ${decoded.index}/${decoded.term}, the log names ${marker.index}/${marker.term}`);
     }
     snapshot = decoded;
+  }
+  // Nothing is changed on disk until every check above passed: a refused dir is left as the crash left it.
+  if (tornTail) {
+    const { path, offset, droppedBytes, reason } = tornTail;
+    await truncate(path, offset);
+    await fsyncPath(path);
+    log(`wal: repaired torn tail of ${path}: dropped ${droppedBytes} bytes at offset ${offset} (${reason}); records after the last one fully written were never acknowledged`);
+  }
+  for (const name of names.filter((n) => n.endsWith(TEMP_SUFFIX))) {
+    // A temp file is a segment or snapshot whose creation a crash interrupted before the rename made it count.
+    await unlink(join(dir, name));
+    log(`wal: removed unfinished file ${join(dir, name)}`);
   }
   for (const name of names) {
     if (SNAPSHOT_NAME.test(name) && name !== keep) {

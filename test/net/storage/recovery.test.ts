@@ -172,6 +172,22 @@ describe('write-ahead log: recovery from crashes and damage', () => {
     await expect(WriteAheadLog.open({ dir, ...quiet })).rejects.toThrow(/snapshot file not a raftsim snapshot file/);
   });
 
+  it('a refused data dir is left exactly as it was found (no repair before every check passed)', async () => {
+    const dir = tempDir();
+    const { wal } = await WriteAheadLog.open({ dir, ...quiet });
+    await wal.save({ entries: entries(1, 4, 1) });
+    await wal.saveSnapshot({ index: 2, term: 1, data: payload(2, 1, 10) });
+    await wal.save({ entries: entries(5, 5, 1) });
+    const segment = join(dir, wal.segmentFiles().at(-1)!);
+    await wal.close();
+    appendFileSync(segment, Uint8Array.of(1, 2, 3)); // a torn tail that would be repaired...
+    const { rmSync } = await import('node:fs');
+    rmSync(join(dir, 'snap-0000000000000002-0000000000000001.snap')); // ...but the snapshot is gone
+    const sizeBefore = statSync(segment).size;
+    await expect(WriteAheadLog.open({ dir, ...quiet })).rejects.toThrow(/snapshot file named by the log cannot be read \(ENOENT\)/);
+    expect(statSync(segment).size).toBe(sizeBefore);
+  });
+
   it('a missing segment in the middle is refused', async () => {
     const dir = tempDir();
     const { wal } = await WriteAheadLog.open({ dir, segmentBytes: 1024, ...quiet });

@@ -46,6 +46,8 @@ describe('write-ahead log: round trip and validation', () => {
     await expect(wal.save({ entries: [...entries(4, 4, 1), ...entries(6, 6, 1)] })).rejects.toThrow(/not contiguous/);
     await wal.saveSnapshot({ index: 2, term: 1, data: new Uint8Array([9]) });
     await expect(wal.save({ entries: entries(2, 2, 1) })).rejects.toThrow(/compacted into a snapshot/);
+    const huge = new Uint8Array(256 * 1024 * 1024); // untouched zero pages: costs address space, not memory
+    await expect(wal.save({ entries: [{ index: 4, term: 1, data: huge }] })).rejects.toThrow(/entry 4 of 268435456 bytes exceeds the record maximum/);
     await wal.save({ entries: entries(4, 4, 1) }); // refusals did not poison the log
     await wal.close();
   });
