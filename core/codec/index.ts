@@ -102,6 +102,7 @@ const rejectReason = oneOf(
   'transfer-in-progress',
   'invalid-transfer-target',
   'invalid-compaction',
+  'read-limit',
 );
 const messageShapes: Record<Message['type'], Check> = {
   vote: shape({ type: text, ...base, preVote: flag, transfer: flag, lastIndex: natural, lastTerm: natural }),
@@ -162,6 +163,7 @@ const options = shape({
   maxBytesPerMessage: natural,
   maxInflightMessages: natural,
   maxUncommittedBytes: natural,
+  maxPendingReads: natural,
   preVote: flag,
   checkQuorum: flag,
 });

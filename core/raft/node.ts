@@ -52,6 +52,7 @@ export const defaultRaftOptions: Omit<ResolvedRaftOptions, 'id'> = {
   maxBytesPerMessage: 1 << 20,
   maxInflightMessages: 64,
   maxUncommittedBytes: 64 << 20,
+  maxPendingReads: 4096,
   preVote: true,
   checkQuorum: true,
 };
@@ -73,6 +74,7 @@ function resolveOptions(options: RaftOptions): ResolvedRaftOptions {
     'maxBytesPerMessage',
     'maxInflightMessages',
     'maxUncommittedBytes',
+    'maxPendingReads',
   ] as const) {
     const value = resolved[key];
     if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`raft options: ${key} must be a positive integer, got ${String(value)}`);
@@ -990,6 +992,10 @@ function onForwardedRead(state: RaftState, m: ReadIndexRequest): void {
 /** ReadIndex (§6.4): remember the commit index, confirm leadership with a heartbeat round, then serve. A leader
  * that has not committed in its term does not know the true commit index yet, so the read waits for that. */
 function leaderRead(state: RaftState, context: string, from: NodeId): void {
+  if (state.pendingReads.length + state.readsAwaitingCommit.length >= state.options.maxPendingReads) {
+    refuseRead(state, context, from, 'read-limit', `${state.options.maxPendingReads} reads are already awaiting confirmation`);
+    return;
+  }
   if (state.commit < state.leaderStartIndex) {
     state.readsAwaitingCommit.push({ context, from });
     return;
@@ -1030,16 +1036,17 @@ function failPendingReads(state: RaftState): void {
   const reads = [...state.readsAwaitingCommit, ...state.pendingReads];
   state.pendingReads = [];
   state.readsAwaitingCommit = [];
-  for (const read of reads) {
-    if (read.from === state.id) {
-      pushRejection({ input: 'read-index', reason: 'not-leader', leaderHint: null, context: read.context, detail: `${state.id} lost leadership before the read was confirmed` });
-    } else {
-      const response: ReadIndexResponse = {
-        type: 'read-index-response', from: state.id, to: read.from, term: state.term, context: read.context, index: 0, reject: 'not-leader',
-      };
-      send(response, false);
-    }
+  for (const read of reads) refuseRead(state, read.context, read.from, 'not-leader', `${state.id} lost leadership before the read was confirmed`);
+}
+
+/** Refuses a read: locally as a rejection, or by telling the follower that forwarded it. */
+function refuseRead(state: RaftState, context: string, from: NodeId, reason: RejectReason, detail: string): void {
+  if (from === state.id) {
+    pushRejection({ input: 'read-index', reason, leaderHint: state.leader === state.id ? null : state.leader, context, detail });
+    return;
   }
+  const response: ReadIndexResponse = { type: 'read-index-response', from: state.id, to: from, term: state.term, context, index: 0, reject: reason };
+  send(response, false);
 }
 
 // ------------------------------------------------------------------------------------------ the driver

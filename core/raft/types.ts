@@ -87,6 +87,8 @@ export interface RaftOptions {
   maxInflightMessages?: number;
   /** A leader refuses proposals that would take its uncommitted payload bytes above this. Default 64 MiB. */
   maxUncommittedBytes?: number;
+  /** A leader refuses linearizable reads beyond this many awaiting confirmation. Default 4096. */
+  maxPendingReads?: number;
   /** Run a pre-vote round before a real election (no term bump unless a quorum would vote). Default true. */
   preVote?: boolean;
   /** Leaders step down without a quorum heard within an election timeout; followers with a live leader ignore
@@ -245,7 +247,8 @@ export type RejectReason =
   | 'invalid-conf-change'
   | 'transfer-in-progress'
   | 'invalid-transfer-target'
-  | 'invalid-compaction';
+  | 'invalid-compaction'
+  | 'read-limit';
 
 export type RejectedInput = 'propose' | 'propose-conf' | 'read-index' | 'transfer-leadership' | 'compact';
 

@@ -388,6 +388,16 @@ describe('limits and rejections', () => {
     expect(cluster.propose('1', '1234').rejected).toEqual([]);
   });
 
+  it('reads beyond maxPendingReads are refused, locally and when forwarded', () => {
+    const cluster = elected({ maxPendingReads: 2 });
+    cluster.partition(['1'], ['2', '3']);
+    cluster.step('1', { type: 'read-index', context: 'a' });
+    cluster.step('1', { type: 'read-index', context: 'b' });
+    expect(cluster.step('1', { type: 'read-index', context: 'c' }).rejected).toMatchObject([{ input: 'read-index', reason: 'read-limit', context: 'c' }]);
+    const forwarded = { type: 'read-index', from: '2', to: '1', term: 2, context: 'd' } as const;
+    expect(sent(cluster.step('1', { type: 'message', message: forwarded }))).toMatchObject([{ type: 'read-index-response', to: '2', reject: 'read-limit' }]);
+  });
+
   it('a single batch above the limit is accepted when nothing is uncommitted, so it cannot wedge the leader', () => {
     const cluster = elected({ maxUncommittedBytes: 4 });
     expect(cluster.propose('1', '123456').rejected).toEqual([]);
