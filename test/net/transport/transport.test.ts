@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
 import { PeerTransport, encodeFrame } from '../../../net/transport/index.ts';
 import { closeAll, rawClient, startMember, startStuckPeer, text, waitFor, type Member } from './helpers.ts';
@@ -172,6 +172,14 @@ describe('peer transport on 127.0.0.1', () => {
     expect(a.transport.stats().b!.dropped).toBe(1);
     expect(a.transport.stats().b!.lastError).toMatch(/exceeds the frame maximum of 1024/);
   });
+});
+
+afterAll(async () => {
+  // Every test closed what it opened: no TCP socket or listener outlives the suite.
+  await closeAll();
+  const tcp = (): string[] => process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP'));
+  await waitFor(() => tcp().length === 0, 2000);
+  expect(tcp()).toEqual([]);
 });
 
 /** Sends paced rounds to a healthy peer and to one that stopped reading; returns the problems seen. */
