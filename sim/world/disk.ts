@@ -2,9 +2,10 @@
 //
 // Writes are buffered (the page cache); a sync takes simulated time and, when it completes, makes durable
 // everything written before it was issued (like fsync: writes issued while it runs are not covered). A crash
-// loses every unsynced write. Optional faults: a crash may leave the first unsynced record torn (a prefix of
-// its bytes reached the platter), and a completed sync may silently corrupt one bit of a record it wrote
-// (a latent sector error). Readers detect both by checksums and report the first bad record precisely; they
+// loses every unsynced write. Optional faults: a crash may let a prefix of the unsynced writes survive (the
+// kernel flushed them on its own, so a node must not assume unsynced means gone), and leave the next unsynced
+// record torn (a prefix of its bytes reached the platter); a completed sync may silently corrupt one bit of a
+// record it wrote (a latent sector error). Readers detect both by checksums and report the first bad record precisely; they
 // never hand back wrong bytes.
 //
 // Record frame: [payload length u32][crc32 of the length u32][crc32 of the payload u32][payload]. The length
@@ -16,13 +17,15 @@ import type { RandomStream } from './random.ts';
 export const RECORD_HEADER_BYTES = 12;
 
 export interface DiskFaults {
-  /** Probability that a crash leaves a torn prefix of the first unsynced appended record on disk. */
+  /** Probability that a crash keeps a random prefix (at least one) of the unsynced operations, in order. */
+  unsyncedSurviveOnCrash: number;
+  /** Probability that a crash leaves a torn prefix of the first unsynced appended record that did not survive. */
   tornWriteOnCrash: number;
   /** Probability that a completed sync flips one bit in one of the records it made durable. */
   corruptOnSync: number;
 }
 
-export const DEFAULT_DISK_FAULTS: DiskFaults = { tornWriteOnCrash: 0.5, corruptOnSync: 0.05 };
+export const DEFAULT_DISK_FAULTS: DiskFaults = { unsyncedSurviveOnCrash: 0.3, tornWriteOnCrash: 0.5, corruptOnSync: 0.05 };
 
 export interface DiskOptions {
   /** Time a sync takes (before the slow factor). */
@@ -64,6 +67,8 @@ export interface DiskStats {
   syncsCompleted: number;
   /** Unsynced operations thrown away by crashes. */
   lostOps: number;
+  /** Unsynced operations a crash let survive. */
+  survivedOps: number;
   tornWrites: number;
   corruptions: number;
 }
@@ -145,6 +150,7 @@ export class SimDisk {
     syncs: 0,
     syncsCompleted: 0,
     lostOps: 0,
+    survivedOps: 0,
     tornWrites: 0,
     corruptions: 0,
   };
@@ -225,7 +231,16 @@ export class SimDisk {
     const covers = this.inFlight.get(id);
     if (covers === undefined) return false;
     this.inFlight.delete(id);
-    const count = covers - this.pendingBase;
+    const written = this.writeBack(covers - this.pendingBase);
+    this.stats.syncsCompleted++;
+    if (this.faultsOn && written.length > 0 && this.rng.bernoulli(this.faults.corruptOnSync)) {
+      this.flipBit(this.rng.pick(written));
+    }
+    return true;
+  }
+
+  /** Makes the oldest `count` unsynced operations durable; returns the frames written. */
+  private writeBack(count: number): Uint8Array[] {
     const written: Uint8Array[] = [];
     for (let i = 0; i < count; i++) {
       const op = this.pending[i]!;
@@ -241,17 +256,18 @@ export class SimDisk {
     }
     if (count > 0) {
       this.pending = this.pending.slice(count);
-      this.pendingBase = covers;
+      this.pendingBase += count;
     }
-    this.stats.syncsCompleted++;
-    if (this.faultsOn && written.length > 0 && this.rng.bernoulli(this.faults.corruptOnSync)) {
-      this.flipBit(this.rng.pick(written));
-    }
-    return true;
+    return written;
   }
 
   /** The process died: unsynced writes are gone, in-flight syncs void; with faults on a torn tail may remain. */
   crash(): void {
+    if (this.faultsOn && this.pending.length > 0 && this.rng.bernoulli(this.faults.unsyncedSurviveOnCrash)) {
+      const survivors = this.rng.int(1, this.pending.length);
+      this.writeBack(survivors);
+      this.stats.survivedOps += survivors;
+    }
     const first = this.pending[0];
     if (this.faultsOn && first?.kind === 'append' && this.rng.bernoulli(this.faults.tornWriteOnCrash)) {
       const kept = this.rng.int(1, first.frame.length - 1);

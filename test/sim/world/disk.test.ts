@@ -108,7 +108,51 @@ function checkReaderNeverLies(M: DiskModule, numRuns = 200): void {
   );
 }
 
+// With the survive fault certain, a crash keeps a non-empty prefix of the unsynced writes, in issue order: never
+// a later write without an earlier one (that would let a node see a hole in its log).
+function checkSurvivorsArePrefix(M: DiskModule, numRuns = 200): void {
+  const writeArb = fc.oneof(
+    fc.record({ kind: fc.constant('append' as const), file: fc.constantFrom('wal', 'meta'), payload: fc.uint8Array({ maxLength: 4 }) }),
+    fc.record({ kind: fc.constant('replace' as const), file: fc.constantFrom('wal', 'meta'), records: fc.array(fc.uint8Array({ maxLength: 3 }), { maxLength: 2 }) }),
+  );
+  fc.assert(
+    fc.property(fc.array(writeArb, { maxLength: 4 }), fc.array(writeArb, { minLength: 1, maxLength: 8 }), fc.integer(), (synced, unsynced, seed) => {
+      const d = disk(M, { faultsOn: true, faults: { unsyncedSurviveOnCrash: 1, tornWriteOnCrash: 0, corruptOnSync: 0 } }, seed);
+      const apply = (w: (typeof synced)[number]) => (w.kind === 'append' ? d.append(w.file, w.payload) : d.replace(w.file, w.records));
+      synced.forEach(apply);
+      d.completeSync(d.beginSync(0).id);
+      unsynced.forEach(apply);
+      d.crash();
+      const afterPrefix = (k: number): Record<string, Uint8Array[]> => {
+        const files: Record<string, Uint8Array[]> = { wal: [], meta: [] };
+        for (const w of [...synced, ...unsynced.slice(0, k)]) files[w.file] = w.kind === 'append' ? [...files[w.file]!, w.payload] : w.records;
+        return files;
+      };
+      const now = { wal: d.read('wal').records, meta: d.read('meta').records };
+      const k = d.stats.survivedOps;
+      expect(k).toBeGreaterThanOrEqual(1);
+      expect(now).toEqual(afterPrefix(k));
+    }),
+    { numRuns },
+  );
+}
+
 describe('simulated disk', () => {
+  it('a crash may keep unsynced writes, but only a prefix of them in order (property)', () => {
+    checkSurvivorsArePrefix(diskModule);
+  });
+
+  const survivorMutant: Mutant = {
+    name: 'disk-crash-keeps-a-hole',
+    description: 'the writes a crash lets survive skip the oldest unsynced one',
+    edits: [{ file: 'sim/world/disk.ts', find: '      this.writeBack(survivors);', replace: '      this.pending.shift();\n      this.pendingBase++;\n      this.writeBack(survivors - 1);' }],
+  };
+  it(`prefix property catches mutant: ${survivorMutant.name}`, async () => {
+    await withMutant(survivorMutant, 'sim/world/disk.ts', (m: DiskModule) => expect(() => checkSurvivorsArePrefix(m)).toThrow(/Property failed/), {
+      dirs: ['sim/world'],
+    });
+  });
+
   it('syncs cover exactly the earlier writes; crashes keep exactly the synced ones (property, against a model)', () => {
     checkDurability(diskModule);
   });
@@ -131,7 +175,7 @@ describe('simulated disk', () => {
   });
 
   it('a torn last record is detected after a crash, with the records before it intact', () => {
-    const d = disk(diskModule, { faultsOn: true, faults: { tornWriteOnCrash: 1, corruptOnSync: 0 } });
+    const d = disk(diskModule, { faultsOn: true, faults: { unsyncedSurviveOnCrash: 0, tornWriteOnCrash: 1, corruptOnSync: 0 } });
     d.append('wal', bytes(1, 1));
     d.completeSync(d.beginSync(0).id);
     d.append('wal', bytes(2, 2, 2, 2, 2));
@@ -161,7 +205,7 @@ describe('simulated disk', () => {
   });
 
   it('replace is atomic, and only once synced', () => {
-    const d = disk(diskModule, { faultsOn: true, faults: { tornWriteOnCrash: 1, corruptOnSync: 0 } });
+    const d = disk(diskModule, { faultsOn: true, faults: { unsyncedSurviveOnCrash: 0, tornWriteOnCrash: 1, corruptOnSync: 0 } });
     d.append('snap', bytes(1));
     d.completeSync(d.beginSync(0).id);
     d.replace('snap', [bytes(7), bytes(8)]);
@@ -216,7 +260,7 @@ describe('simulated disk', () => {
     {
       name: 'disk-sync-covers-later-writes',
       description: 'a sync makes durable writes issued after it started',
-      edits: [{ file: 'sim/world/disk.ts', find: 'const count = covers - this.pendingBase;', replace: 'const count = this.pending.length;' }],
+      edits: [{ file: 'sim/world/disk.ts', find: 'const written = this.writeBack(covers - this.pendingBase);', replace: 'const written = this.writeBack(this.pending.length);' }],
     },
   ];
   for (const mutant of durabilityMutants) {

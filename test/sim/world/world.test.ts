@@ -240,7 +240,7 @@ describe('world: process faults', () => {
   it('a torn record left by a crash is detected at boot, and the node recovers from the records before it', () => {
     const { world, outputs } = toyWorld({
       disk: { syncLatency: { kind: 'fixed', ms: 35 } },
-      disks: { n1: { faultsOn: true, faults: { tornWriteOnCrash: 1, corruptOnSync: 0 } } },
+      disks: { n1: { faultsOn: true, faults: { unsyncedSurviveOnCrash: 0, tornWriteOnCrash: 1, corruptOnSync: 0 } } },
       nemesis: [{ atMs: 1_000, kind: 'crash', node: 'n1', restartAfterMs: 10 }],
     });
     world.run({ untilMs: 1_200 });
