@@ -118,6 +118,44 @@ describe('timers and randomness', () => {
   });
 });
 
+describe('persistence rules beyond Figure 2', () => {
+  it('a new leader speaks only once its term is durable: a single voter with a learner holds its appends', () => {
+    const cluster = new Cluster({ voters: ['1'], learners: ['2'], autoSync: false });
+    const ready = cluster.step('1', { type: 'campaign' });
+    expect(cluster.node('1').state.role).toBe('leader');
+    expect(ready.messages.map((m) => [m.message.type, m.afterPersist])).toEqual([['append', true]]);
+    cluster.sync('1');
+    cluster.deliver();
+    cluster.sync('2');
+    cluster.deliver();
+    const next = cluster.propose('1', 'x');
+    expect(next.messages.map((m) => [m.message.type, m.afterPersist])).toEqual([['append', false]]);
+  });
+
+  it('a leader does not commit on its own undurable log, even as the only voter', () => {
+    const cluster = new Cluster({ voters: ['1'], autoSync: false });
+    cluster.step('1', { type: 'campaign' });
+    const ready = cluster.propose('1', 'x');
+    expect(ready.committed).toEqual([]);
+    expect(cluster.node('1').state.commit).toBe(1);
+    cluster.sync('1');
+    expect(cluster.node('1').state.commit).toBe(3);
+    expect(cluster.node('1').applied.map((e) => e.index)).toEqual([1, 2, 3]);
+  });
+
+  it('a stale durability report (for an entry since overwritten) is ignored', () => {
+    const state = createNode({ id: '1' }, { voters: ['1', '2', '3'] });
+    step(state, { type: 'tick', now: 0 });
+    const entry = (index: number, term: number) => ({ index, term, kind: 'normal' as const, data: new Uint8Array(), conf: null });
+    step(state, { type: 'message', message: { type: 'append', from: '2', to: '1', term: 2, prevIndex: 3, prevTerm: 1, entries: [entry(4, 2), entry(5, 2)], commit: 3 } });
+    step(state, { type: 'message', message: { type: 'append', from: '3', to: '1', term: 3, prevIndex: 4, prevTerm: 2, entries: [entry(5, 3)], commit: 3 } });
+    step(state, { type: 'persisted', index: 5, term: 2 });
+    expect(state.durableIndex).toBe(0);
+    step(state, { type: 'persisted', index: 5, term: 3 });
+    expect(state.durableIndex).toBe(5);
+  });
+});
+
 describe('pre-vote', () => {
   it('a pre-candidate does not change its term or vote, and persists nothing', () => {
     const state = createNode({ id: '1' }, { voters: ['1', '2', '3'] });
