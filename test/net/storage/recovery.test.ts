@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, readFileSync, statSync, truncateSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
@@ -186,6 +186,25 @@ describe('write-ahead log: recovery from crashes and damage', () => {
     const sizeBefore = statSync(segment).size;
     await expect(WriteAheadLog.open({ dir, ...quiet })).rejects.toThrow(/snapshot file named by the log cannot be read \(ENOENT\)/);
     expect(statSync(segment).size).toBe(sizeBefore);
+  });
+
+  it('leftovers of a crash during file creation are removed, with a line each', async () => {
+    const dir = tempDir();
+    const { wal } = await WriteAheadLog.open({ dir, ...quiet });
+    await wal.save({ entries: entries(1, 3, 1), hardState: { term: 1, vote: null, commit: 3 } });
+    await wal.close();
+    writeFileSync(join(dir, '0000000000000002.wal.tmp'), 'half a segment'); // crashed before the rename
+    writeFileSync(join(dir, 'snap-0000000000000003-0000000000000001.snap'), 'no marker names it'); // crashed before the marker
+    const sink = logSink();
+    const { wal: again, recovered } = await WriteAheadLog.open({ dir, log: sink.log });
+    expect(recovered.entries.map((e) => e.index)).toEqual([1, 2, 3]);
+    expect(recovered.snapshot).toBeNull();
+    expect(readdirSync(dir).sort()).toEqual(['0000000000000001.wal', 'LOCK']);
+    expect(sink.lines).toEqual([
+      `wal: removed unfinished file ${join(dir, '0000000000000002.wal.tmp')}`,
+      `wal: removed snapshot file ${join(dir, 'snap-0000000000000003-0000000000000001.snap')} not named by the log`,
+    ]);
+    await again.close();
   });
 
   it('a missing segment in the middle is refused', async () => {
