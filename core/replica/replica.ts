@@ -90,6 +90,9 @@ function blankReplica(options: ResolvedReplicaOptions, raft: ReplicaState['raft'
     clockMs: null,
     nextExpiryCheckMs: null,
     knownLeader: null,
+    proposals: {},
+    proposalsTerm: 0,
+    expiryProposedIndex: 0,
     lastRequestId: -1,
     writes: {},
     reads: {},
@@ -234,7 +237,16 @@ function stepRaft(state: ReplicaState, input: RaftInput, out: ReplicaReady): Rea
   return ready;
 }
 
+/** What a leader remembers of its own proposals holds only for its term. */
+function resetLeaderBookkeeping(state: ReplicaState): void {
+  if (state.proposalsTerm === state.raft.term && state.expiryProposedIndex === 0 && Object.keys(state.proposals).length === 0) return;
+  state.proposals = {};
+  state.proposalsTerm = state.raft.term;
+  state.expiryProposedIndex = 0;
+}
+
 function afterStep(state: ReplicaState, out: ReplicaReady): void {
+  if (state.raft.role !== 'leader' || state.raft.term !== state.proposalsTerm) resetLeaderBookkeeping(state);
   if (state.raft.leader !== state.knownLeader) {
     state.knownLeader = state.raft.leader;
     // A new leader may never have seen our forwards (or the old one died with them): hand them over again;
@@ -242,7 +254,7 @@ function afterStep(state: ReplicaState, out: ReplicaReady): void {
     if (state.knownLeader !== null) {
       for (const key of Object.keys(state.writes)) {
         const w = state.writes[key];
-        if (w !== undefined && w.phase !== 'conf') dispatchWrite(state, w, out);
+        if (w !== undefined && w.phase !== 'conf' && w.sentTo !== state.knownLeader) dispatchWrite(state, w, out);
       }
     }
   }
@@ -337,7 +349,7 @@ function onCancel(state: ReplicaState, id: number): void {
 }
 
 function acceptWrite(state: ReplicaState, id: number, op: ForwardedCommand['op'], out: ReplicaReady): void {
-  const w: PendingWrite = { requestId: id, op, phase: 'waiting', deadlineMs: deadline(state), lastSentMs: state.clockMs ?? 0 };
+  const w: PendingWrite = { requestId: id, op, phase: 'waiting', deadlineMs: deadline(state), lastSentMs: state.clockMs ?? 0, sentTo: null };
   state.writes[String(id)] = w;
   state.pendingCount++;
   dispatchWrite(state, w, out);
@@ -356,6 +368,7 @@ function dispatchWrite(state: ReplicaState, w: PendingWrite, out: ReplicaReady):
   if (leader === null) return;
   const command: ForwardedCommand = { origin: state.id, requestId: w.requestId, floor: writeFloor(state), op: w.op };
   w.lastSentMs = state.clockMs ?? 0;
+  w.sentTo = leader;
   if (leader !== state.id) {
     w.phase = 'sent';
     out.messages.push({ message: { type: 'forward', from: state.id, to: leader, command }, afterPersist: false });
@@ -391,10 +404,16 @@ function causeOfRefusal(reason: RejectReason, state: ReplicaState): string {
 /** Leader: stamp the command with this member's clock and propose it. Returns Raft's refusal, if any. */
 function propose(state: ReplicaState, command: ForwardedCommand, out: ReplicaReady): RejectReason | null {
   if (state.clockMs === null) throw new ReplicaInvariantError(`${state.id}: proposing with no clock reading`);
+  resetLeaderBookkeeping(state);
+  const key = `${command.origin}/${command.requestId}`;
+  // Already in this term's log and on its way: the repeat would only be applied as a no-op duplicate.
+  if (state.proposals[key] !== undefined) return null;
   const payload: ReplicaCommand = { t: 'client', timeMs: state.clockMs, command };
   const ready = stepRaft(state, { type: 'propose', payloads: [encode(payload)] }, out);
   const refusal = ready.rejected.find((r) => r.input === 'propose');
-  return refusal === undefined ? null : refusal.reason;
+  if (refusal !== undefined) return refusal.reason;
+  if (ready.proposed !== null && state.raft.role === 'leader') state.proposals[key] = ready.proposed.firstIndex;
+  return null;
 }
 
 function onPeerMessage(state: ReplicaState, message: PeerMessage, out: ReplicaReady): void {
@@ -454,8 +473,12 @@ function maybeProposeExpiry(state: ReplicaState, now: number, out: ReplicaReady)
   state.nextExpiryCheckMs = (Math.floor(now / interval) + 1) * interval;
   const due = nextExpiryMs(state.replicated.store);
   if (due === null || due > now) return;
+  resetLeaderBookkeeping(state);
+  // One expiry in flight at a time: the next one is decided on the store it leaves.
+  if (state.expiryProposedIndex > state.applied) return;
   const payload: ReplicaCommand = { t: 'expire', timeMs: now };
-  stepRaft(state, { type: 'propose', payloads: [encode(payload)] }, out);
+  const ready = stepRaft(state, { type: 'propose', payloads: [encode(payload)] }, out);
+  if (ready.proposed !== null && state.raft.role === 'leader') state.expiryProposedIndex = ready.proposed.firstIndex;
 }
 
 function expireRequests(state: ReplicaState, now: number, out: ReplicaReady): void {
@@ -571,6 +594,7 @@ function applyEntry(state: ReplicaState, entry: Entry, out: ReplicaReady): void 
     return record('expire', null, null, command.timeMs);
   }
   const c = command.command;
+  delete state.proposals[`${c.origin}/${c.requestId}`];
   const mine = c.origin === state.id ? state.writes[String(c.requestId)] : undefined;
   const session = state.replicated.sessions[c.origin];
   if (session !== undefined && seenBefore(session, c.requestId)) {

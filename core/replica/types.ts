@@ -110,8 +110,9 @@ export interface PendingWrite {
   phase: 'waiting' | 'sent' | 'conf';
   /** Local clock when it times out; null until the first tick gives a clock reading. */
   deadlineMs: number | null;
-  /** Local clock of the last send to a leader. */
+  /** Local clock of the last send to a leader, and that leader. */
   lastSentMs: number;
+  sentTo: NodeId | null;
 }
 
 export interface PendingRead {
@@ -146,6 +147,12 @@ export interface ReplicaState {
   nextExpiryCheckMs: number | null;
   /** The leader last seen, to notice changes (forwarded writes are re-sent to a new leader). */
   knownLeader: NodeId | null;
+  /** Leader only: client commands proposed in this term and not applied yet ("origin/id" -> log index), so a
+   * repeated forward does not fill the log with duplicates. Cleared when the term or role changes. */
+  proposals: Record<string, number>;
+  proposalsTerm: number;
+  /** Leader only: log index of the expiry entry proposed and not yet applied (0 = none), in `proposalsTerm`. */
+  expiryProposedIndex: number;
   /** Highest request id seen: ids must increase on a member (see docs/REPLICA.md). */
   lastRequestId: number;
   /** Keyed by String(requestId). */
