@@ -95,6 +95,18 @@ export const checkpointLosesInvalidBytes: Mutant = {
   edits: [{ file: STORE, find: 'return encode(toMsgpackSafe(store));', replace: 'return encode(store);' }],
 };
 
+export const civilDateOffByOneDay: Mutant = {
+  name: 'kv-civil-date-off-by-one-day',
+  description: 'expiration timestamps are printed one day late',
+  edits: [{ file: 'core/kv/time.ts', find: 'const z = days + 719_468;', replace: 'const z = days + 719_469;' }],
+};
+
+export const jsonControlCharsRaw: Mutant = {
+  name: 'api-json-control-chars-raw',
+  description: 'control characters other than \\n, \\r and \\t are written raw, which is not valid JSON',
+  edits: [{ file: JSON_TS, find: "else escaped = '\\\\u00' + HEX[c >> 4]! + HEX[c & 15]!;", replace: '' }],
+};
+
 export const kvMutants: Mutant[] = [
   casIgnoresPrevIndex,
   refreshWakesWatchers,

@@ -1,4 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { jsonControlCharsRaw } from '../../../sim/mutants/kv.ts';
+import { withMutant } from '../../../sim/mutants/mutate.ts';
 import { goJsonString, renderKeysResponse, renderStoreStats, replyOf, keysRequest } from '../../../core/api/index.ts';
 import * as kv from '../../../core/kv/index.ts';
 import type { StoreEvent } from '../../../core/kv/index.ts';
@@ -73,5 +76,24 @@ describe('renderKeysResponse', () => {
     expect(stats.body).toBe(
       '{"getsSuccess":0,"getsFail":0,"setsSuccess":1,"setsFail":0,"deleteSuccess":0,"deleteFail":0,"updateSuccess":0,"updateFail":0,"createSuccess":0,"createFail":0,"compareAndSwapSuccess":0,"compareAndSwapFail":0,"compareAndDeleteSuccess":0,"compareAndDeleteFail":0,"expireCount":0,"watchers":0}',
     );
+  });
+});
+
+describe('Go-style JSON strings are valid JSON for any string', () => {
+  // Lone surrogates stand for invalid bytes and deliberately print as \ufffd, so they are left out here.
+  const wellFormed = fc.string({ unit: fc.oneof(fc.integer({ min: 0, max: 0x7f }), fc.integer({ min: 0, max: 0xd7ff }), fc.integer({ min: 0xe000, max: 0x10ffff })).map((c) => String.fromCodePoint(c)), maxLength: 40 });
+  const roundTrips = (encode: (s: string) => string) =>
+    fc.property(wellFormed, (s) => {
+      if (JSON.parse(encode(s)) !== s) throw new Error(`${JSON.stringify(s)} did not survive`);
+    });
+
+  it('JSON.parse gives the string back', () => {
+    fc.assert(roundTrips(goJsonString), { numRuns: 500 });
+  });
+
+  it('catches control characters written raw (mutant)', async () => {
+    await withMutant(jsonControlCharsRaw, 'core/api/json.ts', (mod: { goJsonString: (s: string) => string }) => {
+      expect(() => fc.assert(roundTrips(mod.goJsonString), { numRuns: 500, seed: 3 })).toThrow();
+    });
   });
 });
