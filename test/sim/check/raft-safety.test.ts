@@ -1,7 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AckedWrite, EntryRef, NodeSample, RaftObservations } from '../../../sim/check/history.ts';
 import * as real from '../../../sim/check/raft-safety.ts';
 import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
+import { healthyRun, schedules } from './raft-cluster.ts';
 
 type Checker = typeof real;
 
@@ -147,10 +149,59 @@ const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
   },
 ];
 
+mutants.push({
+  mutant: {
+    name: 'any-truncation-is-loss',
+    description: 'replacing any entry, committed or not, counts as losing a committed one',
+    edits: [{ file: FILE, find: 'for (let i = from; i <= Math.min(v.commit, v.log.length); i++) {', replace: 'for (let i = from; i <= v.log.length; i++) {' }],
+  },
+  caughtBy: (c) => fc.check(fc.property(fc.constantFrom(3, 5), schedules, (size, steps) => c.checkRaftSafety(healthyRun(size, steps)).ok), { numRuns: 300 }).failed,
+});
+
 describe('mutants of the raft safety checker are caught', () => {
   for (const { mutant, caughtBy } of mutants) {
     it(`${mutant.name}: ${mutant.description}`, async () => {
       expect(await withMutant(mutant, FILE, (mod: Checker) => caughtBy(mod), { dirs: ['sim/check'] })).toBe(true);
     });
   }
+});
+
+describe('raft safety over generated correct clusters', () => {
+  it('raises no alarm on any correct execution (elections, stale followers, truncations, restarts)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(3, 5), schedules, (size, steps) => {
+        const r = real.checkRaftSafety(healthyRun(size, steps));
+        if (!r.ok) throw new Error(r.summary);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('catches one planted fault in any such execution', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(3, 5), schedules, fc.nat(2), fc.nat(), (size, steps, fault, pick) => {
+        const obs = healthyRun(size, steps);
+        const leaders = obs.samples.filter((s) => s.role === 'leader');
+        fc.pre(leaders.length > 0 && obs.acked.length > 0);
+        if (fault === 0) {
+          // Another node claims the leadership of an existing term.
+          const l = leaders[pick % leaders.length]!;
+          obs.samples.push({ ...l, node: (l.node + 1) % size, time: l.time + 0.5, log: undefined });
+        } else if (fault === 1) {
+          // A node that committed an acknowledged entry rewrites it.
+          const a = obs.acked[pick % obs.acked.length]!;
+          const holder = [...obs.samples].reverse().find((s) => s.commitIndex >= a.raftIndex)!;
+          obs.samples.push({ ...holder, time: holder.time + 0.5, lastIndex: a.raftIndex, log: { from: a.raftIndex, entries: [[a.raftTerm, 'rewritten']] } });
+        } else {
+          // Every node loses an acknowledged entry in a crash.
+          const a = obs.acked[pick % obs.acked.length]!;
+          for (let node = 0; node < size; node++) {
+            obs.samples.push({ node, time: 1e9 + node, role: 'follower', term: 1e6, commitIndex: 0, lastIndex: a.raftIndex - 1, applied: 0, event: 'restart', log: { from: a.raftIndex, entries: [] } });
+          }
+        }
+        return !real.checkRaftSafety(obs).ok;
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
