@@ -239,8 +239,9 @@ interface SimNode {
   durable: PersistedState;
   /** Persists written but not yet synced, oldest first: lost on a crash (except a prefix, if the crash says so). */
   pending: Persist[];
-  /** Messages that may leave only once every pending persist is durable. */
-  held: Message[];
+  /** Messages waiting for the disk: each may leave once the first `barrier` pending persists are durable (its
+   * own Ready's and every earlier one). */
+  held: Array<{ message: Message; barrier: number }>;
   app: AppState;
   /** Soft state last reported, to see a node become leader. */
   role: Role | null;
@@ -578,11 +579,17 @@ export class Cluster {
   /** Makes every pending persist durable, releases the messages that waited for it, and tells the node. */
   sync(node: SimNode): void {
     if (!node.state || node.pending.length === 0) return;
-    for (const persist of node.pending) this.writeDurably(node, persist);
-    node.pending = [];
+    // Persists become durable in order; each held message is checked against the disk as it was when its own
+    // Ready's persist landed (a later persist in the same sync may legitimately overwrite what it acknowledged,
+    // e.g. a newer leader truncating a suffix the message's stale leader asked for).
     const held = node.held;
     node.held = [];
-    for (const m of held) this.send(node, m);
+    node.pending.forEach((persist, k) => {
+      this.writeDurably(node, persist);
+      for (const h of held) if (h.barrier === k + 1) this.checkSyncedBeforeSend(node, h.message, false);
+    });
+    node.pending = [];
+    for (const h of held) this.enqueue(h.message);
     const index = durableLastIndex(node.durable);
     const term = durableTermAt(node.durable, index) ?? 0;
     this.input(node, { type: 'persisted', index, term });
@@ -752,8 +759,13 @@ export class Cluster {
     this.step(to, { type: 'message', message: m });
   }
 
+  /** A message leaving at once: what it vouches for must be durable now, matching the in-memory log. */
   private send(node: SimNode, m: Message): void {
-    this.checkSyncedBeforeSend(node, m);
+    this.checkSyncedBeforeSend(node, m, true);
+    this.enqueue(m);
+  }
+
+  private enqueue(m: Message): void {
     if (this.pool.length >= POOL_LIMIT) this.pool.shift();
     this.pool.push(m);
   }
@@ -834,7 +846,7 @@ export class Cluster {
     this.stats.rejections += ready.rejected.length;
 
     for (const out of ready.messages) {
-      if (out.afterPersist && node.pending.length > 0) node.held.push(out.message);
+      if (out.afterPersist && node.pending.length > 0) node.held.push({ message: out.message, barrier: node.pending.length });
       else this.send(node, out.message);
     }
 
@@ -928,7 +940,7 @@ export class Cluster {
   }
 
   /** What a message vouches for must already be on the sender's disk (or it could be forgotten by a crash). */
-  private checkSyncedBeforeSend(node: SimNode, m: Message): void {
+  private checkSyncedBeforeSend(node: SimNode, m: Message, leavingNow: boolean): void {
     if (!this.checks.has('sync-before-send')) return;
     const disk = node.durable;
     // Messages that vouch for the sender's term: a candidate's own vote, a leader's authority, a granted vote,
@@ -949,7 +961,7 @@ export class Cluster {
     }
     if (m.type === 'append-response' && !m.reject) {
       const durable = durableTermAt(disk, m.index);
-      const inMemory = node.state ? stateTermAt(node.state, m.index) : undefined;
+      const inMemory = leavingNow && node.state ? stateTermAt(node.state, m.index) : undefined;
       if (durable === undefined || (durable !== null && inMemory !== undefined && inMemory !== null && durable !== inMemory)) {
         this.fail('sync-before-send', `${node.id} acknowledged index ${m.index} to ${m.to} before it was on disk (disk ends at ${durableLastIndex(disk)})`);
       }
