@@ -19,7 +19,9 @@ export type NemesisAction =
   | { kind: 'disk-slow'; node: NodeId; factor: number }
   | { kind: 'disk-faults'; node: NodeId; on: boolean }
   | { kind: 'disk-corrupt'; node: NodeId }
-  | { kind: 'link'; from: NodeId | '*'; to: NodeId | '*'; config: Partial<LinkConfig> };
+  | { kind: 'link'; from: NodeId | '*'; to: NodeId | '*'; config: Partial<LinkConfig> }
+  /** Back to the default link settings (undoes `link` events on the matching links). */
+  | { kind: 'link-reset'; from: NodeId | '*'; to: NodeId | '*' };
 
 export type NemesisEvent = { atMs: number } & NemesisAction;
 
@@ -55,6 +57,8 @@ export function describeNemesis(a: NemesisAction): string {
       return `disk-faults ${a.node} ${a.on ? 'on' : 'off'}`;
     case 'link':
       return `link ${a.from}->${a.to} ${JSON.stringify(a.config)}`;
+    case 'link-reset':
+      return `link-reset ${a.from}->${a.to}`;
   }
 }
 
@@ -67,7 +71,7 @@ export function validateNemesis(events: readonly unknown[], nodes: readonly Node
   const known = new Set(nodes);
   const kinds = new Set<string>([
     'isolate', 'split', 'bridge', 'one-way', 'heal', 'crash', 'restart', 'pause', 'resume',
-    'clock-jump', 'clock-drift', 'disk-slow', 'disk-faults', 'disk-corrupt', 'link',
+    'clock-jump', 'clock-drift', 'disk-slow', 'disk-faults', 'disk-corrupt', 'link', 'link-reset',
   ]);
   events.forEach((raw, i) => {
     const where = `nemesis event #${i}`;
@@ -141,6 +145,10 @@ export function validateNemesis(events: readonly unknown[], nodes: readonly Node
         node('to', true);
         problems.push(...linkPatchProblems(e.config, `${where} (link)`));
         break;
+      case 'link-reset':
+        node('from', true);
+        node('to', true);
+        break;
     }
   });
   return problems;
@@ -164,9 +172,10 @@ export interface NemesisGeneratorOptions {
   maxDiskSlowFactor?: number;
 }
 
-export type NemesisFamily = 'partition' | 'crash' | 'pause' | 'clock' | 'disk';
+/** `network` degrades every link to and from one node (loss, a long latency tail, or duplication and reordering). */
+export type NemesisFamily = 'partition' | 'crash' | 'pause' | 'clock' | 'disk' | 'network';
 
-const ALL_FAMILIES: NemesisFamily[] = ['partition', 'crash', 'pause', 'clock', 'disk'];
+const ALL_FAMILIES: NemesisFamily[] = ['partition', 'crash', 'pause', 'clock', 'disk', 'network'];
 
 /**
  * A random schedule from the nemesis stream: faults separated by exponential gaps, each followed by its
@@ -176,7 +185,7 @@ export function generateNemesis(rng: RandomStream, options: NemesisGeneratorOpti
   const nodes = options.nodes;
   if (nodes.length === 0) throw new RangeError('nemesis: no nodes to break');
   const startMs = options.startMs ?? 0;
-  const weights = options.weights ?? { partition: 3, crash: 2, pause: 1, clock: 1, disk: 1 };
+  const weights = options.weights ?? { partition: 3, crash: 2, pause: 1, clock: 1, disk: 1, network: 2 };
   const families = ALL_FAMILIES.filter((f) => (weights[f] ?? 0) > 0);
   const totalWeight = families.reduce((sum, f) => sum + weights[f]!, 0);
   if (families.length === 0) throw new RangeError('nemesis: every fault family has weight 0');
@@ -234,6 +243,20 @@ export function generateNemesis(rng: RandomStream, options: NemesisGeneratorOpti
           at(until, { kind: 'clock-drift', node, ppm: 0 });
         }
         break;
+      case 'network': {
+        const style = rng.int(0, 2);
+        const config: Partial<LinkConfig> =
+          style === 0
+            ? { loss: Math.round(rng.uniform(0.2, 0.8) * 100) / 100 }
+            : style === 1
+              ? { latency: { kind: 'pareto', minMs: 20, shape: 1.3, maxMs: 3_000 } }
+              : { duplicate: 0.3, reorder: 1 };
+        at(t, { kind: 'link', from: node, to: '*', config });
+        at(t, { kind: 'link', from: '*', to: node, config });
+        at(until, { kind: 'link-reset', from: node, to: '*' });
+        at(until, { kind: 'link-reset', from: '*', to: node });
+        break;
+      }
       case 'disk':
         if (rng.bernoulli(0.5)) {
           at(t, { kind: 'disk-slow', node, factor: 1 + Math.round(rng.uniform(1, maxSlow)) });

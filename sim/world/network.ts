@@ -182,6 +182,13 @@ export class Network {
     }
   }
 
+  /** Drops per-link overrides so the matching links follow the default again (`'*'` as in configureLink). */
+  resetLink(from: NodeId | '*', to: NodeId | '*'): void {
+    const froms = from === '*' ? this.ids.map((_, i) => i) : [this.index(from)];
+    const tos = to === '*' ? this.ids.map((_, i) => i) : [this.index(to)];
+    for (const f of froms) for (const t of tos) this.links[f * this.maxNodes + t] = undefined;
+  }
+
   linkConfig(from: NodeId, to: NodeId): LinkConfig {
     return this.links[this.index(from) * this.maxNodes + this.index(to)] ?? this.defaultLink;
   }

@@ -731,6 +731,8 @@ export class World<S, M, I = never, O = never> {
         return void this.process(a.node).disk.corruptRandomRecord();
       case 'link':
         return net.configureLink(a.from, a.to, a.config);
+      case 'link-reset':
+        return net.resetLink(a.from, a.to);
     }
   }
 

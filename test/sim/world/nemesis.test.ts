@@ -18,14 +18,17 @@ describe('nemesis schedules', () => {
     for (let i = 1; i < events.length; i++) expect(events[i]!.atMs).toBeGreaterThanOrEqual(events[i - 1]!.atMs);
     expect(events.every((e) => e.atMs <= 60_000)).toBe(true);
     const kinds = new Set(events.map((e) => e.kind));
-    for (const k of ['isolate', 'split', 'bridge', 'one-way', 'heal', 'crash', 'restart', 'pause', 'resume', 'clock-jump', 'clock-drift', 'disk-slow', 'disk-faults']) {
+    for (const k of ['isolate', 'split', 'bridge', 'one-way', 'heal', 'crash', 'restart', 'pause', 'resume', 'clock-jump', 'clock-drift', 'disk-slow', 'disk-faults', 'link', 'link-reset']) {
       expect(kinds, k).toContain(k);
     }
     // Replay the schedule's bookkeeping: nothing may be left broken at the end.
     const crashed = new Set<string>();
     const paused = new Set<string>();
     let cuts = 0;
+    const degraded = new Set<string>();
     for (const e of events) {
+      if (e.kind === 'link') degraded.add(`${e.from}->${e.to}`);
+      if (e.kind === 'link-reset') degraded.delete(`${e.from}->${e.to}`);
       if (e.kind === 'crash') crashed.add(e.node);
       if (e.kind === 'restart') crashed.delete(e.node);
       if (e.kind === 'pause') paused.add(e.node);
@@ -33,7 +36,7 @@ describe('nemesis schedules', () => {
       if (['isolate', 'split', 'bridge', 'one-way'].includes(e.kind)) cuts++;
       if (e.kind === 'heal') cuts = 0;
     }
-    expect([...crashed, ...paused]).toEqual([]);
+    expect([...crashed, ...paused, ...degraded]).toEqual([]);
     expect(cuts).toBe(0);
   });
 
@@ -80,6 +83,7 @@ describe('nemesis link events', () => {
           { atMs: 1, kind: 'link', from: '*', to: 'n2', config: { loss: 2, jitter: 5 } },
           { atMs: 1, kind: 'link', from: 'n1', to: 'n2', config: { latency: { kind: 'fixed' } } },
           { atMs: 1, kind: 'link', from: 'n7', to: 'n2', config: 'fast' },
+          { atMs: 1, kind: 'link-reset', from: '*', to: 'n8' },
         ],
         nodes,
       ),
@@ -89,6 +93,7 @@ describe('nemesis link events', () => {
       'nemesis event #2 (link): invalid fixed latency: ms must be a finite number >= 0, got undefined',
       'nemesis event #3 (link): from "n7" is not a node',
       'nemesis event #3 (link): config must be an object',
+      'nemesis event #4 (link-reset): to "n8" is not a node',
     ]);
   });
 });

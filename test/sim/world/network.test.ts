@@ -119,6 +119,19 @@ describe('network', () => {
     expect(() => n.bridge(['a'], ['c'], 'c')).toThrow(/bridge node 'c' must be on neither side/);
   });
 
+  it('link overrides apply per directed link and resetLink returns them to the default', () => {
+    const n = net(Network, { loss: 0 });
+    n.configureLink('a', '*', { loss: 1 });
+    expect(sendMany(n, 5, 'a', 'b')).toHaveLength(0);
+    expect(sendMany(n, 5, 'b', 'a')).toHaveLength(5);
+    expect(n.linkConfig('a', 'c').loss).toBe(1);
+    n.resetLink('a', '*');
+    expect(n.linkConfig('a', 'c').loss).toBe(0);
+    expect(sendMany(n, 5, 'a', 'b')).toHaveLength(5);
+    n.configureLink('*', '*', { loss: 0.5 });
+    expect(n.linkConfig('d', 'e').loss).toBe(0.5);
+  });
+
   it('a message in flight when its link is cut is dropped on arrival', () => {
     const n = net(Network);
     const [copy] = sendMany(n, 1);

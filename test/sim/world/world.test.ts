@@ -355,6 +355,19 @@ describe('world: network and clocks through the nodes', () => {
     for (const p of ['n1->n4', 'n1->n5', 'n2->n4', 'n5->n1', 'n4->n2']) expect(during, p).not.toContain(p);
   });
 
+  it('a degraded link (nemesis link) drops what it should until link-reset', () => {
+    const { world, outputs } = toyWorld({
+      nemesis: [
+        { atMs: 1_000, kind: 'link', from: 'n1', to: '*', config: { loss: 1 } },
+        { atMs: 2_000, kind: 'link-reset', from: 'n1', to: '*' },
+      ],
+    });
+    world.run({ untilMs: 3_000 });
+    expect(pairs(window(outputs, 1_010, 2_000)).has('n1->n2')).toBe(false);
+    expect(pairs(window(outputs, 1_010, 2_000)).has('n2->n1')).toBe(true);
+    expect(pairs(window(outputs, 2_100, 3_000)).has('n1->n2')).toBe(true);
+  });
+
   it('duplication delivers every message twice', () => {
     const { world, outputs } = toyWorld({ gossip: { persist: false }, network: { defaultLink: { duplicate: 1 } } });
     world.run({ untilMs: 1_000 });
