@@ -769,6 +769,20 @@ export function storeDigest(store: KvStore): string {
   return (h >>> 0).toString(16).padStart(8, '0');
 }
 
+// The tree changes only when an entry is applied or a snapshot installed, and both move `applied`: the digest
+// is computed once per applied index. A memo outside the state keeps the state plain data and the result a
+// function of the state.
+const digestMemo = new WeakMap<ReplicaState, { applied: number; digest: string }>();
+
+function memoizedDigest(state: ReplicaState): string {
+  const memo = digestMemo.get(state);
+  if (memo !== undefined && memo.applied === state.applied) return memo.digest;
+  const digest = storeDigest(state.replicated.store);
+  digestMemo.set(state, { applied: state.applied, digest });
+  return digest;
+}
+
+/** What checkers look at after any step. O(1) unless something was applied since the last call. */
 export function observeReplica(state: ReplicaState): ReplicaObservation {
   const last = lastLogIndex(state.raft);
   return {
@@ -778,6 +792,6 @@ export function observeReplica(state: ReplicaState): ReplicaObservation {
     applied: state.applied,
     lastIndex: last,
     lastTerm: logTerm(state.raft, last) ?? 0,
-    digest: storeDigest(state.replicated.store),
+    digest: memoizedDigest(state),
   };
 }
