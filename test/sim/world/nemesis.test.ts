@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { generateNemesis, validateNemesis, describeNemesis, type NemesisEvent } from '../../../sim/world/nemesis.ts';
 import { RandomStreams } from '../../../sim/world/random.ts';
@@ -95,5 +96,22 @@ describe('nemesis link events', () => {
       'nemesis event #3 (link): config must be an object',
       'nemesis event #4 (link-reset): to "n8" is not a node',
     ]);
+  });
+});
+
+describe('nemesis validation of arbitrary input', () => {
+  // Seen failing (TypeError on null) with the not-an-object guard removed.
+  it('never throws, and every problem is one line (property)', () => {
+    const eventish = fc.oneof(
+      fc.anything(),
+      fc.record({ atMs: fc.oneof(fc.double(), fc.anything()), kind: fc.constantFrom('crash', 'split', 'bridge', 'link', 'link-reset', 'clock-drift', 'disk-faults', 'nope'), node: fc.oneof(fc.constantFrom(...nodes), fc.anything()), groups: fc.anything(), left: fc.anything(), right: fc.anything(), via: fc.anything(), from: fc.anything(), to: fc.anything(), config: fc.anything(), ppm: fc.anything(), on: fc.anything() }, { requiredKeys: ['kind'] }),
+    );
+    fc.assert(
+      fc.property(fc.array(eventish, { maxLength: 5 }), (events) => {
+        const problems = validateNemesis(events, nodes);
+        for (const p of problems) expect(p).not.toContain('\n');
+      }),
+      { numRuns: 300 },
+    );
   });
 });
