@@ -18,15 +18,24 @@ import type { NodeId, RaftInput, RaftState, Ready } from '../core/raft/types.ts'
 const PAYLOAD_BYTES = 16;
 const TIME_CAP_MS = 10_000;
 
+function usageError(message: string): never {
+  console.error(`bench/raft: ${message}`);
+  process.exit(2);
+}
+
+/** The only flag is `--entries N`; anything else is bad usage. */
 function parseEntries(argv: string[]): number {
-  const i = argv.indexOf('--entries');
-  if (i < 0) return 200_000;
-  const n = Number(argv[i + 1]);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`bench/raft: --entries must be a positive integer, got ${argv[i + 1] ?? 'nothing'}`);
-    process.exit(2);
+  let entries = 200_000;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] !== '--entries') usageError(`unknown argument ${argv[i]} (usage: bench/raft.ts [--entries N])`);
+    const n = Number(argv[i + 1]);
+    if (argv[i + 1] === undefined || !Number.isInteger(n) || n <= 0) {
+      usageError(`--entries must be a positive integer, got ${argv[i + 1] ?? 'nothing'}`);
+    }
+    entries = n;
+    i++;
   }
-  return n;
+  return entries;
 }
 
 /** A zero-latency driver: a FIFO of (node, input) jobs; persists are durable the moment they are produced. */
@@ -154,7 +163,7 @@ if (childFlag >= 0) {
   const [size, batch] = (process.argv[childFlag + 1] ?? '').split(':').map(Number);
   console.log(JSON.stringify(allocation(size!, batch!, batch === 1 ? 50_000 : 200_000)));
 } else {
-  const entries = parseEntries(process.argv);
+  const entries = parseEntries(process.argv.slice(2));
   const throughputs: Record<string, number> = {};
   // A warm-up run per shape lets the JIT settle so the figures are the steady state.
   for (const [size, batch] of CASES) throughput(size, batch, Math.min(entries, 20_000));

@@ -640,19 +640,17 @@ export class Cluster {
   stabilize(maxRounds = 400): SimNode | null {
     this.partition = null;
     for (const node of this.nodes) this.restart(node);
-    let probe: { node: SimNode; payload: string } | null = null;
+    let probe: { node: SimNode; payload: string; round: number } | null = null;
     for (let round = 0; round < maxRounds; round++) {
       for (const node of this.nodes) this.tick(node, ROUND_MS);
       this.flush();
-      if (probe && this.acknowledged.has(probe.payload) && probe.node.role === 'leader') return probe.node;
+      // Applied at the node that proposed it: that node has applied every earlier committed entry too.
+      if (probe && this.acknowledged.has(probe.payload)) return probe.node;
       const leader = this.currentLeader();
-      if (leader && (!probe || probe.node !== leader || (!this.proposals.has(probe.payload) && round % 5 === 0))) {
+      // A new probe whenever leadership moved, or when the last one may have been refused or overwritten.
+      if (leader && (!probe || probe.node !== leader || round - probe.round >= 20)) {
         const [payload] = this.propose(leader, 1);
-        probe = { node: leader, payload };
-      } else if (leader && probe && round % 20 === 19 && !this.acknowledged.has(probe.payload)) {
-        // The probe may have been placed and then overwritten by a leader change and back: retry.
-        const [payload] = this.propose(leader, 1);
-        probe = { node: leader, payload };
+        probe = { node: leader, payload: payload!, round };
       }
     }
     if (this.checks.has('liveness')) {
