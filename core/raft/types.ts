@@ -371,7 +371,7 @@ export interface RaftState {
   randomizedElectionTimeoutMs: number;
   /** PRNG state (uint32) for election-timeout jitter. */
   rng: number;
-  /** Leader only: transfer target, and time since the transfer began. */
+  /** Leader only: the transfer target; the transfer is abandoned when the next election timeout elapses. */
   leadTransferee: NodeId | null;
   /** Leader only: index of the no-op that began this term (commit >= it means the leader has committed). */
   leaderStartIndex: number;
