@@ -16,6 +16,7 @@ import type {
   RegisterOutput,
   WatchRecord,
 } from './history.ts';
+import type { TtlOptions } from './ttl.ts';
 
 export type FormatName = 'jepsen-etcd' | 'porcupine-kv' | 'raftsim';
 export const FORMATS: readonly FormatName[] = ['jepsen-etcd', 'porcupine-kv', 'raftsim'];
@@ -231,7 +232,7 @@ export interface RaftsimFile {
   events: CommittedEvent[];
   watches: WatchRecord[];
   /** TTL checking parameters; TTLs are judged only when the file states them. */
-  ttl?: { expiryTickMs: number; clockErrorMs: number };
+  ttl?: TtlOptions;
   watchHistoryCapacity?: number;
 }
 
@@ -369,10 +370,15 @@ export function parseRaftsimFile(text: string): RaftsimFile {
   const file: RaftsimFile = { history: { model, ops: [] }, raft: { samples: [], acked: [] }, events: [], watches: [] };
   if (header.ttl !== undefined) {
     const t = header.ttl;
-    if (!isObject(t) || !isTime(t.expiryTickMs) || !isTime(t.clockErrorMs) || t.expiryTickMs < 0 || t.clockErrorMs < 0) {
-      throw new FormatError(headerLine + 1, 'header "ttl" must be {"expiryTickMs": N, "clockErrorMs": N}');
+    const periodOk = (p: unknown) => isObject(p) && isTime(p.from) && isTime(p.to) && p.to >= p.from;
+    if (
+      !isObject(t) || !isTime(t.expiryTickMs) || !isTime(t.clockErrorMs) || t.expiryTickMs < 0 || t.clockErrorMs < 0 ||
+      (t.leaderless !== undefined && !(Array.isArray(t.leaderless) && t.leaderless.every(periodOk)))
+    ) {
+      throw new FormatError(headerLine + 1, 'header "ttl" must be {"expiryTickMs": N, "clockErrorMs": N, "leaderless"?: [{"from": T, "to": T}]}');
     }
     file.ttl = { expiryTickMs: t.expiryTickMs, clockErrorMs: t.clockErrorMs };
+    if (t.leaderless !== undefined) file.ttl.leaderless = t.leaderless as { from: number; to: number }[];
   }
   if (header.watchHistoryCapacity !== undefined) {
     if (!isInt(header.watchHistoryCapacity) || header.watchHistoryCapacity < 1) throw new FormatError(headerLine + 1, 'header "watchHistoryCapacity" must be a positive integer');

@@ -1,9 +1,12 @@
 // TTL semantics over an etcd-model history, from the clients' point of view.
 //
-// A write W with `ttl` T (seconds) takes effect at some instant in [W.call, W.ret]; the leader stamps its
-// expiry from its own clock, which may be off by up to `clockErrorMs`, and keys are removed by expiry ticks
-// proposed every `expiryTickMs`. Hence, for the version of the key W created (identified by its modifiedIndex):
-// - expired-read: a quorum get invoked after W.ret + T + expiryTickMs + clockErrorMs never returns that version;
+// A write W with `ttl` T (seconds) takes effect at some instant in [W.call, W.ret]. The leader stamps the key's
+// deadline from its clock, and a later leader's expiry tick (etcd v2's SYNC, proposed every `expiryTickMs`
+// and carrying the proposer's clock) removes keys whose deadline it has passed. Clocks of any two nodes differ
+// by at most `clockErrorMs`. Hence, for the version of the key W created (identified by its modifiedIndex):
+// - expired-read: a quorum get invoked after W.ret + T + expiryTickMs + clockErrorMs, plus for every leaderless
+//   period overlapping [W.ret, get.call] its length and one more tick (a new leader's first tick), never
+//   returns that version. `expiryTickMs` must cover the tick interval and the time to commit a tick.
 // - early-expiry: a quorum get that returns before W.call + T - clockErrorMs never finds the key gone, when W
 //   is the last write before the get in real time and no other mutation of the key overlaps [W.call, get.ret].
 //   (A key written without a TTL never vanishes on its own, under the same condition.)
@@ -18,10 +21,23 @@ import {
 } from './history.ts';
 
 export interface TtlOptions {
-  /** Interval between the leader's expiry ticks (etcd v2's SYNC), ms. */
+  /** Longest time from a deadline passing on the leader's clock to the expiry tick covering it being applied
+   * (tick interval plus commit latency), ms, while a leader is in place. */
   expiryTickMs: number;
-  /** Largest difference between a node's clock and true (virtual) time, ms. */
+  /** Largest difference between two nodes' clock readings at one instant, ms. */
   clockErrorMs: number;
+  /** Periods (virtual ms) with no leader able to commit, e.g. from the nemesis schedule. */
+  leaderless?: { from: number; to: number }[];
+}
+
+/** Extra time the leaderless periods between `from` and `to` give a deadline. */
+function leaderlessSlack(options: TtlOptions, from: number, to: number): number {
+  let slack = 0;
+  for (const p of options.leaderless ?? []) {
+    const overlap = Math.min(p.to, to) - Math.max(p.from, from);
+    if (overlap >= 0) slack += overlap + options.expiryTickMs;
+  }
+  return slack;
 }
 
 type EtcdOp = Operation<EtcdInput, EtcdOutput>;
@@ -65,7 +81,7 @@ export function checkTtl(ops: EtcdOp[], options: TtlOptions): CheckResult {
         const ttl = write && ttlMs(write);
         if (write === undefined || ttl === undefined) continue;
         readsJudged++;
-        const deadline = write.ret + ttl + options.expiryTickMs + options.clockErrorMs;
+        const deadline = write.ret + ttl + options.expiryTickMs + options.clockErrorMs + leaderlessSlack(options, write.ret, read.call);
         if (read.call > deadline) {
           violations.push({
             property: 'expired-read',

@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EtcdInput, EtcdOutput, Operation } from '../../../sim/check/history.ts';
+import { checkLinearizability } from '../../../sim/check/linearizability.ts';
+import { etcdModel } from '../../../sim/check/models/etcd.ts';
 import * as real from '../../../sim/check/ttl.ts';
 import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
 
@@ -60,9 +63,107 @@ describe('ttl checker', () => {
     expect(r.ok).toBe(true);
   });
 
+  it('gives leaderless periods their length and one tick more', () => {
+    // Deadline 2610 ms; a 1000 ms leaderless period inside the window pushes it to 2610 + 1000 + 500 = 4110 ms.
+    const late = [write, op(1, { f: 'get' }, { value: 'v', index: 5 }, 4000, 4010)];
+    expect(real.checkTtl(late, options).ok).toBe(false);
+    expect(real.checkTtl(late, { ...options, leaderless: [{ from: 1000, to: 2000 }] }).ok).toBe(true);
+    const later = [write, op(1, { f: 'get' }, { value: 'v', index: 5 }, 4200, 4210)];
+    expect(real.checkTtl(later, { ...options, leaderless: [{ from: 1000, to: 2000 }] }).ok).toBe(false);
+  });
+
   it('does not judge a vanished key when something else may have removed it', () => {
     const ops = [write, op(1, { f: 'delete' }, null, 100, 200), op(2, { f: 'get' }, { error: 100, index: 6 }, 300, 310)];
     expect(real.checkTtl(ops, options).ok).toBe(true);
+  });
+});
+
+// Correct executions of a store with TTLs: the leader stamps deadlines with its clock, expiry ticks carry
+// another clock (a later leader's) at most `skew` away and are applied up to `latency` after they are proposed.
+const ttlPlans = fc.record({
+  skew: fc.nat(300),
+  interval: fc.integer({ min: 100, max: 1000 }),
+  latency: fc.nat(200),
+  phase: fc.nat(999),
+  stampOffset: fc.nat(300),
+  tickOffset: fc.nat(300),
+  ops: fc.array(fc.record({ gap: fc.integer({ min: 1, max: 900 }), kind: fc.nat(9), key: fc.nat(1), ttl: fc.nat(3), before: fc.nat(40), after: fc.nat(40) }), { minLength: 5, maxLength: 60 }),
+});
+
+type Plan = typeof ttlPlans extends fc.Arbitrary<infer T> ? T : never;
+
+function ttlExecution(plan: Plan): { ops: Op[]; options: real.TtlOptions } {
+  const stampOffset = Math.min(plan.stampOffset, plan.skew);
+  const tickOffset = Math.min(plan.tickOffset, plan.skew);
+  const store = new Map<string, { value: string; index: number; deadline?: number }>();
+  const ops: Op[] = [];
+  let index = 0;
+  let now = 0;
+  let nextTick = plan.phase;
+  const expireUpTo = (t: number): void => {
+    // Ticks proposed at nextTick with the tick clock, applied `latency` later.
+    while (nextTick + plan.latency <= t) {
+      const reading = nextTick + tickOffset;
+      for (const [key, node] of [...store]) {
+        if (node.deadline !== undefined && node.deadline <= reading) {
+          store.delete(key);
+          index++;
+          ops.push({ id: ops.length, client: -1, key, input: { f: 'expire' }, output: { index }, outcome: 'ok', call: nextTick, ret: nextTick + plan.latency });
+        }
+      }
+      nextTick += plan.interval;
+    }
+  };
+  for (const p of plan.ops) {
+    now += p.gap;
+    expireUpTo(now);
+    const key = `/k${p.key}`;
+    const node = store.get(key);
+    const call = now - p.before;
+    const ret = now + p.after;
+    if (p.kind < 5) {
+      ops.push({ id: ops.length, client: ops.length, key, input: { f: 'get' }, output: node ? { value: node.value, index: node.index } : { error: 100, index }, outcome: 'ok', call, ret });
+    } else if (p.kind < 9) {
+      index++;
+      const ttl = p.ttl === 0 ? undefined : p.ttl;
+      store.set(key, { value: `v${index}`, index, deadline: ttl === undefined ? undefined : now + stampOffset + ttl * 1000 });
+      const input: EtcdInput = ttl === undefined ? { f: 'set', value: `v${index}` } : { f: 'set', value: `v${index}`, ttl };
+      ops.push({ id: ops.length, client: ops.length, key, input, output: { index }, outcome: 'ok', call, ret });
+    } else if (node) {
+      store.delete(key);
+      index++;
+      ops.push({ id: ops.length, client: ops.length, key, input: { f: 'delete' }, output: { index }, outcome: 'ok', call, ret });
+    }
+  }
+  return { ops, options: { expiryTickMs: plan.interval + plan.latency, clockErrorMs: plan.skew } };
+}
+
+describe('ttl checker over generated correct executions', () => {
+  it('finds no violation, and the histories (with expiries as operations) are linearizable', () => {
+    fc.assert(
+      fc.property(ttlPlans, (plan) => {
+        const { ops, options } = ttlExecution(plan);
+        const r = real.checkTtl(ops, options);
+        if (!r.ok) throw new Error(r.summary);
+        return checkLinearizability(etcdModel, ops).verdict === 'linearizable';
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('catches a read of the last TTL version just after its deadline', () => {
+    fc.assert(
+      fc.property(ttlPlans, (plan) => {
+        const { ops, options } = ttlExecution(plan);
+        const w = [...ops].reverse().find((o) => o.input.f === 'set' && o.input.ttl !== undefined);
+        fc.pre(w !== undefined);
+        const version = w!.output as { index: number };
+        const at = w!.ret + (w!.input as { ttl: number }).ttl * 1000 + options.expiryTickMs + options.clockErrorMs + 1;
+        const stale: Op = { id: ops.length, client: -2, key: w!.key, input: { f: 'get' }, output: { value: (w!.input as { value: string }).value, index: version.index }, outcome: 'ok', call: at, ret: at + 1 };
+        return real.checkTtl([...ops, stale], options).violations.some((v) => v.property === 'expired-read');
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
@@ -78,6 +179,15 @@ const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
   },
 ];
 
+mutants.push({
+  mutant: {
+    name: 'no-tick-slack',
+    description: 'the deadline forgets that expiry waits for the next tick',
+    edits: [{ file: FILE, find: 'const deadline = write.ret + ttl + options.expiryTickMs + options.clockErrorMs', replace: 'const deadline = write.ret + ttl + options.clockErrorMs' }],
+  },
+  caughtBy: (c) => fc.check(fc.property(ttlPlans, (plan) => { const { ops, options } = ttlExecution(plan); return c.checkTtl(ops, options).ok; }), { numRuns: 300 }).failed,
+});
+
 describe('mutants of the ttl checker are caught', () => {
   for (const { mutant, caughtBy } of mutants) {
     it(`${mutant.name}: ${mutant.description}`, async () => {
@@ -85,3 +195,4 @@ describe('mutants of the ttl checker are caught', () => {
     });
   }
 });
+
