@@ -141,6 +141,22 @@ export const raftMutants: Mutant[] = [
     ],
   },
   {
+    name: 'quorum-too-small',
+    description: 'a quorum is half the voters rounded down instead of a strict majority, so two disjoint halves can both decide',
+    edits: [{ file: 'core/raft/log.ts', find: 'return Math.floor(voterCount / 2) + 1;', replace: 'return Math.max(1, Math.floor(voterCount / 2));' }],
+  },
+  {
+    name: 'learners-count-toward-commit',
+    description: 'the leader counts learners (non-voting members) when it looks for a quorum holding an entry',
+    edits: [
+      {
+        file: NODE,
+        find: 'const voters = state.membership.voters;\n  if (voters.length === 0) return false;',
+        replace: 'const voters = [...state.membership.voters, ...state.membership.learners];\n  if (voters.length === 0) return false;',
+      },
+    ],
+  },
+  {
     name: 'restart-forgets-commit',
     description: 'a restarted node ignores the commit index in its persisted hard state',
     edits: [{ file: NODE, find: 'state.commit = Math.max(hardState.commit, base);', replace: 'state.commit = base;' }],

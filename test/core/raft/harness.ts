@@ -1145,6 +1145,23 @@ export const STALE_LEADER_APPEND: Scenario = textbook(3, 3, 3, [
   step.settle,
 ]);
 
+/** n1 leads voters n1..n3 and adds learners n4, n5; cut off with only the learners, it proposes X. Learners do
+ * not vote, so X is not committed: n2 and n3 may elect a leader without it. */
+export const LEARNER_ACKS_ONLY: Scenario = textbook(3, 5, 3, [
+  step.campaign(0),
+  step.settle,
+  { kind: 'conf', node: 0, change: 'add-learner', target: 3, exact: true },
+  step.settle,
+  { kind: 'conf', node: 0, change: 'add-learner', target: 4, exact: true },
+  step.settle,
+  step.cut(0b11001),
+  { kind: 'propose', node: 0, count: 1 },
+  step.settle,
+  step.crash(0),
+  ...step.election(1, [2]),
+  step.settle,
+]);
+
 /** Ongaro's single-server membership bug (raft-dev, 2015): n1 (of n1..n4) starts adding n5, which only n5
  * receives; n2 wins the next term with n3, n4 and at once removes n1, committing {n2,n3,n4} with n3 alone; n1
  * returns and wins a later term under its own {n1..n5} with n4 and n5, and overwrites the committed change.
@@ -1215,7 +1232,7 @@ export const raftProperties: RaftProperty[] = [
     name: 'membership-safety',
     claim: 'election safety, log matching, leader completeness and state machine safety hold across add/remove/promote sequences',
     arbitrary: scenarioArbitrary({ sizes: [1, 3], spares: 2, maxActions: 40, weights: { membership: 10, compaction: 1 } }),
-    examples: [CONCURRENT_MEMBERSHIP_CHANGES],
+    examples: [CONCURRENT_MEMBERSHIP_CHANGES, LEARNER_ACKS_ONLY],
     run: (core, scenario) =>
       void runScenario(
         core,
