@@ -22,3 +22,4 @@ export {
 } from './replica.ts';
 export { mergePersist, persistedPoint } from './persist.ts';
 export { keysReplyOf } from './http.ts';
+export { encodePeerMessage, decodePeerMessage } from './codec.ts';

@@ -92,6 +92,14 @@ export const mergeKeepsOverwrittenEntries: Mutant = {
   edits: [{ file: 'core/replica/persist.ts', find: 'return earlier.filter((e) => e.index < from).concat(later);', replace: 'return from > 0 ? earlier.concat(later) : later;' }],
 };
 
+export const peerCodecTrustsRequests: Mutant = {
+  name: 'replica-peer-codec-trusts-requests',
+  description: "decoding a forwarded write no longer checks the request's method or indexes",
+  edits: [
+    { file: 'core/replica/codec.ts', find: "    for (const key of ['prevIndex', 'waitIndex']) natural(r, key, rPath);\n    oneOf(r, 'method', rPath, METHODS);\n", replace: '' },
+  ],
+};
+
 export const replicaMutants: Mutant[] = [
   replyBeforeCommit,
   expiryOnFollowerClock,
@@ -100,4 +108,5 @@ export const replicaMutants: Mutant[] = [
   watchSkipsEventOnLeaderChange,
   noopTakesStoreIndex,
   mergeKeepsOverwrittenEntries,
+  peerCodecTrustsRequests,
 ];

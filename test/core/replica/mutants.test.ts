@@ -7,6 +7,7 @@ import { materialize, type Mutant } from '../../../sim/mutants/mutate.ts';
 import type { ReplicaModule } from './driver.ts';
 import * as kvMutants from '../../../sim/mutants/kv.ts';
 import { loadFixture } from '../api/replay.ts';
+import { invalidMessages, type PeerCodec } from './codec.ts';
 import { replayThroughReplica } from './conformance.ts';
 import { mergeProblem } from './persist-check.ts';
 import { replicaProperty } from './property.ts';
@@ -26,7 +27,12 @@ const fixture = loadFixture();
 
 describe('replica mutants are killed', () => {
   it('every mutant has a killer', () => {
-    const killed = [...killers.map((k) => k.mutant.name), mutants.noopTakesStoreIndex.name, mutants.mergeKeepsOverwrittenEntries.name];
+    const killed = [
+      ...killers.map((k) => k.mutant.name),
+      mutants.noopTakesStoreIndex.name,
+      mutants.mergeKeepsOverwrittenEntries.name,
+      mutants.peerCodecTrustsRequests.name,
+    ];
     expect(killed.sort()).toEqual(mutants.replicaMutants.map((m) => m.name).sort());
   });
 
@@ -45,6 +51,24 @@ describe('replica mutants are killed', () => {
     try {
       const module = await copy.import<ReplicaModule>('core/replica/index.ts');
       expect(replayThroughReplica(fixture!.cases, module).length).toBeGreaterThan(0);
+    } finally {
+      copy.remove();
+    }
+  });
+
+  it(`${mutants.peerCodecTrustsRequests.name}: the codec's refusal checks fail`, async () => {
+    const copy = materialize(mutants.peerCodecTrustsRequests);
+    try {
+      const codec = await copy.import<PeerCodec>('core/replica/index.ts');
+      const accepted = invalidMessages.filter(({ bytes }) => {
+        try {
+          codec.decodePeerMessage(bytes);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      expect(accepted.map((m) => m.name)).toEqual(['bad method', 'bad prevIndex']);
     } finally {
       copy.remove();
     }
