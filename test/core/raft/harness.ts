@@ -1319,10 +1319,18 @@ export function checkProperty(core: RaftCore, property: RaftProperty, numRuns: n
 }
 
 /** Runs one property with fast-check's assert, whose failure message carries the seed, path and the shrunk
- * counterexample. */
+ * counterexample. To replay a reported failure: RAFT_PROPERTY_SEED=<seed> RAFT_PROPERTY_PATH=<path>
+ * npx vitest run test/core/raft/properties-<file>.test.ts -t <property>. */
 export function assertProperty(core: RaftCore, property: RaftProperty, numRuns: number): void {
+  const seed = process.env.RAFT_PROPERTY_SEED;
+  const path = process.env.RAFT_PROPERTY_PATH;
   fc.assert(
     fc.property(property.arbitrary, (s) => property.run(core, s)),
-    { numRuns, examples: (property.examples ?? []).map((e) => [e]) },
+    {
+      numRuns,
+      examples: (property.examples ?? []).map((e) => [e]),
+      ...(seed === undefined ? {} : { seed: Number(seed) }),
+      ...(path === undefined ? {} : { path }),
+    },
   );
 }
