@@ -3,8 +3,8 @@
 // only when, its waitIndex had left etcd's event history window.
 //
 // Which events a watch on key K must receive: events on K itself; with `recursive`, events on keys below K
-// unless the path below K passes through a hidden name (`_x`); and the delete or expiry of a directory above K
-// (it removed K). Refreshes are never delivered. Some deliveries are allowed but not required, because etcd
+// unless the path below K passes through a hidden name (`_x`); and the removal of a directory above K while K
+// existed (it removed K; existence is replayed from the committed events). Refreshes are never delivered. Some deliveries are allowed but not required, because etcd
 // makes them in some paths and not others: hidden keys below a recursive watch (a watch answered from history
 // does not filter them), and with `etcdQuirks` the removal of a directory whose name is a mere string prefix
 // of K (deleting /foo answers a history watch on /foobar) and a stream watch on a deleted directory receiving
@@ -33,19 +33,40 @@ function hiddenBelow(key: string, ancestor: string): boolean {
   return rest.includes('/_');
 }
 
+/**
+ * For each removal event, the watched keys below it that existed just before it: only those watches must hear
+ * of it (a live watch is told through the removed node). Replays the tree: a write creates its key and every
+ * directory above it; a removal takes the node and everything below.
+ */
+function removedWatchedKeys(sorted: CommittedEvent[], watchedKeys: Set<string>): Map<number, Set<string>> {
+  const existing = new Set<string>();
+  const removed = new Map<number, Set<string>>();
+  for (const e of sorted) {
+    if (e.refresh) continue;
+    if (isRemoval(e)) {
+      const hit = new Set<string>();
+      for (const k of watchedKeys) if (below(k, e.key) && existing.has(k)) hit.add(k);
+      if (hit.size > 0) removed.set(e.index, hit);
+      for (const k of [...existing]) if (k === e.key || below(k, e.key)) existing.delete(k);
+      continue;
+    }
+    for (let k = e.key; k !== '/' && k !== ''; k = k.slice(0, Math.max(k.lastIndexOf('/'), 0))) existing.add(k);
+  }
+  return removed;
+}
+
 /** The watch must receive this event. */
-function required(w: WatchRecord, e: CommittedEvent): boolean {
+function required(w: WatchRecord, e: CommittedEvent, removed: Map<number, Set<string>>): boolean {
   if (e.refresh) return false;
   if (e.key === w.key) return true;
   if (w.recursive && below(e.key, w.key) && !hiddenBelow(e.key, w.key)) return true;
-  return isRemoval(e) && e.dir === true && below(w.key, e.key);
+  return isRemoval(e) && removed.get(e.index)?.has(w.key) === true;
 }
 
 /** The watch may receive this event. */
 function allowed(w: WatchRecord, e: CommittedEvent, quirks: boolean): boolean {
   if (e.refresh) return false;
-  if (required(w, e)) return true;
-  if (w.recursive && below(e.key, w.key)) return true;
+  if (e.key === w.key || (w.recursive && below(e.key, w.key))) return true;
   return isRemoval(e) && e.dir !== false && (below(w.key, e.key) || (quirks && w.key.startsWith(e.key)));
 }
 
@@ -64,6 +85,7 @@ export function checkWatches(events: CommittedEvent[], watches: WatchRecord[], o
     }
     committed.set(e.index, e);
   }
+  const removed = removedWatchedKeys(sorted, new Set(watches.map((w) => w.key)));
   let delivered = 0;
   for (const w of watches) {
     const who = `watcher ${w.watcher} on ${w.key}${w.recursive ? ' (recursive)' : ''} from index ${w.waitIndex}`;
@@ -78,7 +100,7 @@ export function checkWatches(events: CommittedEvent[], watches: WatchRecord[], o
       if (w.received.length > 0) violations.push({ property: 'watch-cleared', explanation: `${who} got both events and a 401` });
       continue;
     }
-    const expected = sorted.filter((e) => e.index >= w.waitIndex && required(w, e));
+    const expected = sorted.filter((e) => e.index >= w.waitIndex && required(w, e, removed));
     const before = violations.length;
     if (!w.stream && w.received.length > 1) {
       violations.push({ property: 'watch-one-shot', explanation: `${who} is one-shot but received ${w.received.length} events` });
