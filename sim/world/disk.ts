@@ -6,7 +6,8 @@
 // kernel flushed them on its own, so a node must not assume unsynced means gone), and leave the next unsynced
 // record torn (a prefix of its bytes reached the platter); a completed sync may silently corrupt one bit of a
 // record it wrote (a latent sector error). Readers detect both by checksums and report the first bad record precisely; they
-// never hand back wrong bytes.
+// never hand back wrong bytes. One fault is outside what Raft can survive and is off unless asked for: a lying
+// sync, which reports success without persisting (for showing that a durability checker notices lost data).
 //
 // Record frame: [payload length u32][crc32 of the length u32][crc32 of the payload u32][payload]. The length
 // has its own checksum so a flipped length bit is reported as corruption rather than misread as a torn tail.
@@ -23,9 +24,19 @@ export interface DiskFaults {
   tornWriteOnCrash: number;
   /** Probability that a completed sync flips one bit in one of the records it made durable. */
   corruptOnSync: number;
+  /**
+   * Probability that a sync reports success but persists nothing it covered (the writes stay visible to the
+   * running process and vanish at the next crash). Default 0: no consensus protocol survives this.
+   */
+  lostWriteOnSync: number;
 }
 
-export const DEFAULT_DISK_FAULTS: DiskFaults = { unsyncedSurviveOnCrash: 0.3, tornWriteOnCrash: 0.5, corruptOnSync: 0.05 };
+export const DEFAULT_DISK_FAULTS: DiskFaults = {
+  unsyncedSurviveOnCrash: 0.3,
+  tornWriteOnCrash: 0.5,
+  corruptOnSync: 0.05,
+  lostWriteOnSync: 0,
+};
 
 export interface DiskOptions {
   /** Time a sync takes (before the slow factor). */
@@ -69,6 +80,8 @@ export interface DiskStats {
   lostOps: number;
   /** Unsynced operations a crash let survive. */
   survivedOps: number;
+  /** Operations a lying sync claimed and dropped. */
+  lostWrites: number;
   tornWrites: number;
   corruptions: number;
 }
@@ -136,6 +149,8 @@ export class SimDisk {
   private readonly maxPendingOps: number;
   /** Durable content of each file, as frames (a torn write leaves a short frame; bit rot edits one in place). */
   private readonly durable = new Map<string, Uint8Array[]>();
+  /** Each file as the running process sees it (its page cache); rebuilt from `durable` at a crash. */
+  private view = new Map<string, Uint8Array[]>();
   /** Unsynced operations in issue order; `pendingBase` counts the ones already made durable or lost. */
   private pending: PendingOp[] = [];
   private pendingBase = 0;
@@ -151,6 +166,7 @@ export class SimDisk {
     syncsCompleted: 0,
     lostOps: 0,
     survivedOps: 0,
+    lostWrites: 0,
     tornWrites: 0,
     corruptions: 0,
   };
@@ -175,7 +191,11 @@ export class SimDisk {
   /** Buffers one record at the end of `file` (created if absent). Durable only after a sync covering it. */
   append(file: string, payload: Uint8Array): void {
     this.checkRoom();
-    this.pending.push({ file, kind: 'append', frame: encodeRecord(payload) });
+    const frame = encodeRecord(payload);
+    this.pending.push({ file, kind: 'append', frame });
+    let frames = this.view.get(file);
+    if (!frames) this.view.set(file, (frames = []));
+    frames.push(frame);
     this.stats.appends++;
     this.stats.bytesAppended += payload.length;
   }
@@ -183,13 +203,15 @@ export class SimDisk {
   /** Buffers an atomic rewrite of `file` to exactly `records` (a snapshot). Atomic once a sync covers it. */
   replace(file: string, records: readonly Uint8Array[]): void {
     this.checkRoom();
-    this.pending.push({ file, kind: 'replace', frames: records.map(encodeRecord) });
+    const frames = records.map(encodeRecord);
+    this.pending.push({ file, kind: 'replace', frames });
+    this.view.set(file, frames.slice());
     this.stats.replaces++;
   }
 
   /** The file as the running node sees it: durable content plus its own unsynced writes. */
   read(file: string): ReadResult {
-    return decodeRecords(file, concat(this.framesOf(file, true)));
+    return decodeRecords(file, concat(this.view.get(file) ?? []));
   }
 
   /** The file as it would be after a crash right now (no fault applied). */
@@ -199,9 +221,7 @@ export class SimDisk {
 
   /** Names of files that exist durably or in the page cache, sorted. */
   files(): string[] {
-    const names = new Set(this.durable.keys());
-    for (const op of this.pending) names.add(op.file);
-    return [...names].sort();
+    return [...new Set([...this.durable.keys(), ...this.view.keys()])].sort();
   }
 
   /** Id of the latest sync issued (0 before the first); ids only grow, across crashes too. */
@@ -231,6 +251,14 @@ export class SimDisk {
     const covers = this.inFlight.get(id);
     if (covers === undefined) return false;
     this.inFlight.delete(id);
+    if (this.faultsOn && this.rng.bernoulli(this.faults.lostWriteOnSync)) {
+      const count = covers - this.pendingBase;
+      this.pending = this.pending.slice(count);
+      this.pendingBase = covers;
+      this.stats.lostWrites += count;
+      this.stats.syncsCompleted++;
+      return true;
+    }
     const written = this.writeBack(covers - this.pendingBase);
     this.stats.syncsCompleted++;
     if (this.faultsOn && written.length > 0 && this.rng.bernoulli(this.faults.corruptOnSync)) {
@@ -280,6 +308,7 @@ export class SimDisk {
     this.pendingBase += this.pending.length;
     this.pending = [];
     this.inFlight.clear();
+    this.view = new Map([...this.durable].map(([file, frames]) => [file, frames.slice()]));
   }
 
   /** Bit rot now: flips one bit of one durable record (chosen by the disk's stream); returns its file or null. */
@@ -317,15 +346,4 @@ export class SimDisk {
     }
   }
 
-  private framesOf(file: string, includePending: boolean): Uint8Array[] {
-    let frames = (this.durable.get(file) ?? []).slice();
-    if (includePending) {
-      for (const op of this.pending) {
-        if (op.file !== file) continue;
-        if (op.kind === 'append') frames.push(op.frame);
-        else frames = op.frames.slice();
-      }
-    }
-    return frames;
-  }
 }

@@ -204,6 +204,23 @@ describe('simulated disk', () => {
     expect(rot.read('meta')).toMatchObject({ records: [], problem: { kind: 'corrupt', recordIndex: 0, offset: 0 } });
   });
 
+  it('a lying sync (opt-in fault) reports success, keeps the writes visible, and loses them at the next crash', () => {
+    const d = disk(diskModule, { faultsOn: true, faults: { lostWriteOnSync: 1, unsyncedSurviveOnCrash: 0, tornWriteOnCrash: 0, corruptOnSync: 0 } });
+    d.append('wal', bytes(1));
+    expect(d.completeSync(d.beginSync(0).id)).toBe(true);
+    expect(d.read('wal').records).toEqual([bytes(1)]);
+    expect(d.readDurable('wal').records).toEqual([]);
+    d.crash();
+    expect(d.read('wal').records).toEqual([]);
+    expect(d.stats.lostWrites).toBe(1);
+    // Off by default, even with the other faults on.
+    const honest = disk(diskModule, { faultsOn: true, faults: { unsyncedSurviveOnCrash: 0, tornWriteOnCrash: 0, corruptOnSync: 0 } });
+    honest.append('wal', bytes(1));
+    honest.completeSync(honest.beginSync(0).id);
+    honest.crash();
+    expect(honest.read('wal').records).toEqual([bytes(1)]);
+  });
+
   it('replace is atomic, and only once synced', () => {
     const d = disk(diskModule, { faultsOn: true, faults: { unsyncedSurviveOnCrash: 0, tornWriteOnCrash: 1, corruptOnSync: 0 } });
     d.append('snap', bytes(1));
@@ -255,7 +272,13 @@ describe('simulated disk', () => {
     {
       name: 'disk-crash-keeps-unsynced',
       description: 'a crash keeps the page cache, so unsynced writes survive',
-      edits: [{ file: 'sim/world/disk.ts', find: '    this.pending = [];\n    this.inFlight.clear();', replace: '    this.inFlight.clear();' }],
+      edits: [
+        {
+          file: 'sim/world/disk.ts',
+          find: /    this\.pending = \[\];\n    this\.inFlight\.clear\(\);\n    this\.view = .*\n/,
+          replace: '    this.inFlight.clear();\n',
+        },
+      ],
     },
     {
       name: 'disk-sync-covers-later-writes',

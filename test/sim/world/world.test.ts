@@ -216,6 +216,33 @@ describe('world: determinism', () => {
   });
 });
 
+// No acknowledged loss: after a crash, a node boots with at least every counter it had reported durable.
+function checkNoDurableLoss(outputs: Recorded[]): void {
+  const durable = new Map<string, number>();
+  for (const o of outputs) {
+    if (o.value.kind === 'durable') durable.set(o.node, Math.max(durable.get(o.node) ?? 0, o.value.counter));
+    if (o.value.kind === 'boot' && o.value.problem !== 'corrupt' && o.value.counter < (durable.get(o.node) ?? 0)) {
+      throw new Error(`${o.node} booted at t=${o.t} with counter ${o.value.counter}, below its durable ${durable.get(o.node)}`);
+    }
+  }
+}
+
+describe('world: durability through crashes', () => {
+  it('no durable counter is lost across crashes in a chaos run', () => {
+    checkNoDurableLoss(chaosRun(7).outputs);
+  });
+
+  it('the no-loss check catches a disk whose syncs lie (the planted environment fault)', () => {
+    const { world, outputs } = toyWorld({
+      disks: { n1: { faultsOn: true, faults: { lostWriteOnSync: 0.5, unsyncedSurviveOnCrash: 0, tornWriteOnCrash: 0, corruptOnSync: 0 } } },
+      nemesis: [{ atMs: 500, kind: 'crash', node: 'n1', restartAfterMs: 10 }],
+    });
+    world.run({ untilMs: 600 });
+    expect(world.disk('n1').stats.lostWrites).toBeGreaterThan(0);
+    expect(() => checkNoDurableLoss(outputs)).toThrow(/n1 booted at t=510 with counter \d+, below its durable \d+/);
+  });
+});
+
 describe('world: process faults', () => {
   it('a crash loses unsynced data and keeps synced data; the node restarts from disk', () => {
     // Syncs take 35 ms and ticks come every 10 ms, so at any moment a few counters are written but not durable.
