@@ -41,6 +41,11 @@ export interface NodeDisk {
 
 export interface NodeContext<M, O = never> {
   readonly id: NodeId;
+  /**
+   * Which boot of this node the process is: 1, 2, ... growing across crashes (what a real server would keep in a
+   * file or take from its wall clock; e.g. for request ids that must grow for the node's whole life).
+   */
+  readonly incarnation: number;
   /** The node's own local clock reading in ms (offset, drift and jumps applied); never virtual time. */
   now(): number;
   /** The node's own PRNG stream (`node/<id>`); it survives restarts, like a hardware entropy source. */
@@ -556,6 +561,9 @@ export class World<S, M, I = never, O = never> {
     };
     return {
       id: p.id,
+      get incarnation() {
+        return p.boots;
+      },
       now: () => p.clock.read(world.now),
       random: p.random,
       disk,

@@ -517,6 +517,18 @@ describe('world: inputs, errors and bounds', () => {
     expect(firstBytes).toEqual([7, 7]); // seen [7, 99] when the duplicate reused the first copy's bytes
   });
 
+  it('ctx.incarnation counts boots across crashes', () => {
+    const seen: number[] = [];
+    const world = new World<EchoState, number, string, string>(
+      { ...echo, start: (ctx) => (seen.push(ctx.incarnation), { n: 0 }) },
+      { seed: 1, nodes: ['n1'], codec: numberCodec },
+    );
+    world.at(5, 'crash', () => world.crash('n1', 1));
+    world.at(10, 'crash', () => world.crash('n1', 1));
+    world.run();
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
   it('sendAfterSync refuses a sync id this incarnation did not issue', () => {
     let kept: worldModule.NodeContext<number, string> | undefined;
     let oldSync = 0;
