@@ -469,7 +469,9 @@ function onTick(state: ReplicaState, now: number, out: ReplicaReady): void {
  * key is due, so every member expires the same keys at the same log index. */
 function maybeProposeExpiry(state: ReplicaState, now: number, out: ReplicaReady): void {
   const interval = state.options.expiryIntervalMs;
-  if (state.nextExpiryCheckMs !== null && now < state.nextExpiryCheckMs) return;
+  // Wait for the next grid point, unless the clock jumped back past it: then the grid restarts from now.
+  const next = state.nextExpiryCheckMs;
+  if (next !== null && now < next && now >= next - interval) return;
   state.nextExpiryCheckMs = (Math.floor(now / interval) + 1) * interval;
   const due = nextExpiryMs(state.replicated.store);
   if (due === null || due > now) return;

@@ -1,9 +1,13 @@
 // The replica's randomized property: client writes, compare-and-swaps and reads on three members while the
 // test delivers messages in random order, drops and duplicates them, lets time pass and restarts members
-// (disks keep what was persisted). Then the network heals and the cluster settles. It must hold that:
+// (disks keep what was persisted), with skewed member clocks and keys with TTLs. Then the network heals and the
+// cluster settles. It must hold that:
 // - members that applied the same index have the same store digest there, and the same entry at each index;
 // - every write answered `ok` is applied exactly once; every write answered `failed` is never applied;
-//   no (origin, request id) is applied twice, whatever its outcome.
+//   no (origin, request id) is applied twice, whatever its outcome;
+// - a quorum read answered ok reflects every write acknowledged before it was invoked (no stale quorum reads);
+// - a stream watch on /k0 (one per member, registered again after each restart) delivers exactly the key's
+//   events after its start, in order, with no gap: all of them while it stays open, a prefix if it was ended.
 import fc from 'fast-check';
 import { keysRequest } from '../../../core/api/index.ts';
 import type { AppliedEntry } from '../../../core/replica/index.ts';
@@ -12,7 +16,7 @@ import { ReplicaCluster, type ReplicaModule } from './driver.ts';
 const MEMBERS = ['a', 'b', 'c'];
 
 export type Action =
-  | { kind: 'write'; member: number; key: number; value: number }
+  | { kind: 'write'; member: number; key: number; value: number; ttl: number | null }
   | { kind: 'cas'; member: number; key: number; expect: number; value: number }
   | { kind: 'read'; member: number; key: number; quorum: boolean }
   | { kind: 'deliver'; pick: number }
@@ -29,9 +33,9 @@ const value = fc.integer({ min: 0, max: 9 });
 const pick = fc.nat({ max: 1000 });
 
 export const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('write' as const), member, key, value }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('write' as const), member, key, value, ttl: fc.option(fc.integer({ min: 0, max: 2 })) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('cas' as const), member, key, expect: value, value }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('read' as const), member, key, quorum: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('read' as const), member, key, quorum: fc.boolean() }) },
   { weight: 10, arbitrary: fc.record({ kind: fc.constant('deliver' as const), pick }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('drop' as const), pick }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), pick }) },
@@ -43,8 +47,35 @@ export const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
 
 /** Runs one history; returns the first violated expectation, or null. */
 export function runHistory(actions: Action[], module?: ReplicaModule): string | null {
-  const c = new ReplicaCluster(MEMBERS, { replica: { snapshotEvery: 5, requestTimeoutMs: 800, forwardRetryMs: 100 }, ...(module === undefined ? {} : { module }) });
-  const writes: Array<{ member: string; id: number }> = [];
+  const c = new ReplicaCluster(MEMBERS, { replica: { snapshotEvery: 5, requestTimeoutMs: 800, forwardRetryMs: 100 }, clockOffsets: { b: 1500, c: -700 }, ...(module === undefined ? {} : { module }) });
+  const writes: Array<{ member: string; id: number; key: number }> = [];
+  // Store index of the latest write acknowledged on each key, as replies arrive.
+  const acknowledged = [0, 0, 0];
+  const writeKeys = new Map<string, number>();
+  const quorumReads: Array<{ member: string; id: number; required: number }> = [];
+  const watches: Array<{ member: string; id: number; startIndex: number; ended: boolean }> = [];
+  const absorbed = new Map<string, number>();
+  const absorbReplies = (): void => {
+    for (const m of c.members.values()) {
+      for (let i = absorbed.get(m.id) ?? 0; i < m.replies.length; i++) {
+        const { id, reply } = m.replies[i]!;
+        const key = writeKeys.get(`${m.id}/${id}`);
+        if (key !== undefined && reply.outcome === 'ok' && reply.body.type === 'event') acknowledged[key] = Math.max(acknowledged[key]!, reply.body.event.node.modifiedIndex);
+      }
+      absorbed.set(m.id, m.replies.length);
+    }
+  };
+  const openWatch = (member: string): void => {
+    const id = c.request(member, keysRequest('GET', '/k0', { wait: true, stream: true }));
+    const registered = c.member(member).state.watches[String(id)];
+    if (registered !== undefined) watches.push({ member, id, startIndex: registered.startIndex, ended: false });
+  };
+  for (const m of MEMBERS) openWatch(m);
+  const write = (member: string, key: number, request: ReturnType<typeof keysRequest>): void => {
+    const id = c.request(member, request);
+    writes.push({ member, id, key });
+    writeKeys.set(`${member}/${id}`, key);
+  };
   const digestAt = new Map<number, string>();
   const entryAt = new Map<number, AppliedEntry>();
   const describe = (e: AppliedEntry) => `${e.kind} ${e.origin ?? '-'}/${e.requestId ?? '-'}`;
@@ -64,17 +95,17 @@ export function runHistory(actions: Action[], module?: ReplicaModule): string | 
     const at = (i: number) => MEMBERS[i]!;
     switch (action.kind) {
       case 'write':
-        writes.push({ member: at(action.member), id: c.request(at(action.member), keysRequest('PUT', `/k${action.key}`, { value: String(action.value) })) });
+        write(at(action.member), action.key, keysRequest('PUT', `/k${action.key}`, { value: String(action.value), ttlSeconds: action.ttl }));
         break;
       case 'cas':
-        writes.push({
-          member: at(action.member),
-          id: c.request(at(action.member), keysRequest('PUT', `/k${action.key}`, { value: String(action.value), prevValue: String(action.expect) })),
-        });
+        write(at(action.member), action.key, keysRequest('PUT', `/k${action.key}`, { value: String(action.value), prevValue: String(action.expect) }));
         break;
-      case 'read':
-        c.request(at(action.member), keysRequest('GET', `/k${action.key}`, { quorum: action.quorum }));
+      case 'read': {
+        absorbReplies();
+        const id = c.request(at(action.member), keysRequest('GET', `/k${action.key}`, { quorum: action.quorum }));
+        if (action.quorum) quorumReads.push({ member: at(action.member), id, required: acknowledged[action.key]! });
         break;
+      }
       case 'deliver':
         if (c.inflight.length > 0) c.deliverOne(action.pick % c.inflight.length);
         break;
@@ -89,7 +120,9 @@ export function runHistory(actions: Action[], module?: ReplicaModule): string | 
         break;
       case 'restart':
         c.crash(at(action.member));
+        for (const w of watches) if (w.member === at(action.member)) w.ended = true;
         c.restart(at(action.member));
+        openWatch(at(action.member));
         break;
       case 'isolate':
         c.isolate(at(action.member));
@@ -98,6 +131,7 @@ export function runHistory(actions: Action[], module?: ReplicaModule): string | 
         c.heal();
         break;
     }
+    absorbReplies();
     const broken = observe();
     if (broken !== null) return broken;
   }
@@ -128,6 +162,34 @@ export function runHistory(actions: Action[], module?: ReplicaModule): string | 
     const n = appliedCount.get(`${w.member}/${w.id}`) ?? 0;
     if (reply?.outcome === 'ok' && n !== 1) return `write ${w.member}/${w.id} answered ok but applied ${n} times`;
     if (reply?.outcome === 'failed' && n !== 0) return `write ${w.member}/${w.id} answered failed but applied`;
+  }
+
+  for (const r of quorumReads) {
+    const reply = c.replyTo(r.member, r.id);
+    if (reply?.outcome === 'ok' && reply.etcdIndex < r.required) {
+      return `quorum read ${r.member}/${r.id} answered at store index ${reply.etcdIndex}, before the write acknowledged at ${r.required}`;
+    }
+  }
+
+  const history = c.member('a').state.replicated.store.history.events;
+  const k0Events = history.flatMap((e) => (e !== null && e.node.key === '/k0' ? [e.node.modifiedIndex] : [])).sort((x, y) => x - y);
+  for (const w of watches) {
+    const replies = c.member(w.member).replies.filter((r) => r.id === w.id);
+    // etcd's quirk, kept by core/kv: a stream watch on the very key that is deleted or expires is notified twice
+    // (once as a removed node, once on the event's path), so such an event may arrive twice in a row.
+    const delivered: number[] = [];
+    for (const r of replies) {
+      if (r.reply.body.type !== 'watch') continue;
+      const event = r.reply.body.event;
+      const repeat = delivered[delivered.length - 1] === event.node.modifiedIndex && (event.action === 'expire' || event.action === 'delete');
+      if (!repeat) delivered.push(event.node.modifiedIndex);
+    }
+    const ended = w.ended || replies.some((r) => r.reply.final);
+    const due = k0Events.filter((i) => i > w.startIndex);
+    const expected = ended ? due.slice(0, delivered.length) : due;
+    if (delivered.join(',') !== expected.join(',')) {
+      return `stream watch ${w.member}/${w.id} from ${w.startIndex} delivered [${delivered.join(',')}], the key's events are [${due.join(',')}]${ended ? ' (ended early)' : ''}`;
+    }
   }
   return null;
 }
