@@ -42,7 +42,12 @@ function parseEntries(argv: string[]): number {
 class InstantCluster {
   readonly nodes = new Map<NodeId, RaftState>();
   readonly ids: NodeId[];
-  private readonly jobs: Array<[RaftState, RaftInput]> = [];
+  // Two parallel queues rather than one of [state, input] pairs: the driver should allocate as little as it can,
+  // since its garbage is counted in the bytes-per-entry figure too.
+  // The arrays keep their capacity between runs (only `jobCount` resets) so the queue itself stops allocating.
+  private readonly jobStates: RaftState[] = [];
+  private readonly jobInputs: RaftInput[] = [];
+  private jobCount = 0;
   private readonly durable = new Map<NodeId, { index: number; term: number }>();
   appliedAtLeader = 0;
   leader: NodeId;
@@ -61,13 +66,19 @@ class InstantCluster {
 
   /** Steps `input` and everything it causes, until the cluster is quiet. */
   run(state: RaftState, input: RaftInput): void {
-    this.jobs.push([state, input]);
+    this.push(state, input);
     // The queue is drained by index so a batch of follow-up jobs costs no array shifting.
-    for (let i = 0; i < this.jobs.length; i++) {
-      const [s, inp] = this.jobs[i];
-      this.handle(s, raft.step(s, inp));
+    for (let i = 0; i < this.jobCount; i++) {
+      const s = this.jobStates[i]!;
+      this.handle(s, raft.step(s, this.jobInputs[i]!));
     }
-    this.jobs.length = 0;
+    this.jobCount = 0;
+  }
+
+  private push(state: RaftState, input: RaftInput): void {
+    this.jobStates[this.jobCount] = state;
+    this.jobInputs[this.jobCount] = input;
+    this.jobCount++;
   }
 
   private handle(state: RaftState, ready: Ready): void {
@@ -82,15 +93,15 @@ class InstantCluster {
         d.index = p.snapshot.index;
         d.term = p.snapshot.term;
       }
-      this.jobs.push([state, { type: 'persisted', index: d.index, term: d.term }]);
+      this.push(state, { type: 'persisted', index: d.index, term: d.term });
     }
-    for (const out of ready.messages) this.jobs.push([this.nodes.get(out.message.to)!, { type: 'message', message: out.message }]);
+    for (const out of ready.messages) this.push(this.nodes.get(out.message.to)!, { type: 'message', message: out.message });
     if (ready.committed.length > 0) {
       const last = ready.committed[ready.committed.length - 1].index;
       if (state.id === this.leader) {
         for (const e of ready.committed) if (e.kind === 'normal') this.appliedAtLeader++;
       }
-      this.jobs.push([state, { type: 'applied', index: last }]);
+      this.push(state, { type: 'applied', index: last });
     }
   }
 
