@@ -114,7 +114,11 @@ function makeBatch(size: number, counter: { n: number }): Uint8Array[] {
   const batch: Uint8Array[] = [];
   for (let i = 0; i < size; i++) {
     const p = new Uint8Array(PAYLOAD_BYTES);
-    new DataView(p.buffer).setUint32(0, counter.n++);
+    const n = counter.n++;
+    p[0] = n >>> 24;
+    p[1] = (n >>> 16) & 0xff;
+    p[2] = (n >>> 8) & 0xff;
+    p[3] = n & 0xff;
     batch.push(p);
   }
   return batch;
