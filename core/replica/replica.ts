@@ -742,8 +742,7 @@ function statsBody(state: ReplicaState, kind: StatsKind): ReplyBody {
     commit: state.raft.commit,
     applied: state.applied,
   };
-  void kind;
-  return { type: 'stats', store: storeStats(state.replicated.store), self };
+  return { type: 'stats', kind, store: storeStats(state.replicated.store), self };
 }
 
 // ------------------------------------------------------------------------------------------- observation

@@ -220,7 +220,8 @@ export type ReplyBody =
   | { type: 'members'; members: MemberInfo[] }
   /** A members API failure: etcd answers these with an HTTP status and a plain message. */
   | { type: 'member-error'; status: number; message: string }
-  | { type: 'stats'; store: StoreStats; self: SelfStats };
+  /** Both views, whichever was asked for (`kind` echoes it): the HTTP layer renders the one its path names. */
+  | { type: 'stats'; kind: StatsKind; store: StoreStats; self: SelfStats };
 
 export interface ReplicaReply {
   outcome: ReplyOutcome;

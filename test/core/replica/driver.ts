@@ -67,6 +67,22 @@ export class ReplicaCluster {
     }
   }
 
+  /** A brand-new member that joins through a membership change: it starts empty and learns from the leader. */
+  addMember(id: string): Member {
+    const member: Member = {
+      id,
+      state: this.module.createReplica(this.options(id), { voters: [] }),
+      disk: { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [] },
+      up: true,
+      clockOffsetMs: 0,
+      replies: [],
+      applied: [],
+      installs: [],
+    };
+    this.members.set(id, member);
+    return member;
+  }
+
   member(id: string): Member {
     const m = this.members.get(id);
     if (m === undefined) throw new Error(`no member ${id}`);

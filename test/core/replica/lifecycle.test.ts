@@ -51,6 +51,24 @@ describe('membership', () => {
   });
 });
 
+describe('a joining member', () => {
+  it('starts empty, is added through Raft, catches up (through a snapshot) and serves the same store', () => {
+    const c = new ReplicaCluster(['a', 'b', 'c'], { replica: { snapshotEvery: 5 } });
+    c.elect('a');
+    for (let i = 0; i < 12; i++) c.await('a', c.request('a', keysRequest('PUT', `/j${i % 4}`, { value: String(i) })));
+    c.addMember('d');
+    c.step('a', { type: 'member-add', id: 2000, member: d });
+    expect(c.await('a', 2000).outcome).toBe('ok');
+    c.run(1000);
+    const joined = c.member('d');
+    expect(joined.installs.length).toBeGreaterThan(0);
+    expect(joined.state.applied).toBe(c.member('a').state.applied);
+    expect(c.module.storeDigest(joined.state.replicated.store)).toBe(c.module.storeDigest(c.member('a').state.replicated.store));
+    const read = c.await('d', c.request('d', keysRequest('GET', '/j3', { quorum: true })));
+    expect(read.body.type === 'event' && read.body.event.node.value).toBe('11');
+  });
+});
+
 describe('bad input from drivers gets a one-line error, never a crash', () => {
   it('refuses request ids that do not increase', () => {
     const c = new ReplicaCluster(['a']);
