@@ -2,12 +2,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { FORMATS, FormatError, parseHistory, parseRaftsimFile, type FormatName, type RaftsimFile } from '../sim/check/formats.ts';
-import type { CheckResult, EtcdInput, EtcdOutput, History, Operation } from '../sim/check/history.ts';
+import type { CheckResult, History } from '../sim/check/history.ts';
+import { checkRun } from '../sim/check/index.ts';
 import { checkHistory, modelFor, type LinearizabilityResult } from '../sim/check/linearizability.ts';
-import { checkRaftSafety } from '../sim/check/raft-safety.ts';
 import { renderReport } from '../sim/check/report.ts';
-import { checkTtl } from '../sim/check/ttl.ts';
-import { checkWatches } from '../sim/check/watch.ts';
 import { parseFlags, parseInteger } from './args.ts';
 import { UsageError } from './usage.ts';
 
@@ -15,18 +13,6 @@ export const usage = 'check <files...> --format jepsen-etcd|porcupine-kv|raftsim
 
 function formatMs(ms: number): string {
   return ms.toFixed(1);
-}
-
-/** The checkers a raftsim file carries data for: Raft safety, watches, and TTLs when the header sets the slack. */
-function otherCheckers(history: History, file: RaftsimFile | undefined): CheckResult[] {
-  if (!file) return [];
-  const results: CheckResult[] = [];
-  if (file.raft.samples.length > 0 || file.raft.acked.length > 0) results.push(checkRaftSafety(file.raft));
-  if (file.events.length > 0 || file.watches.length > 0) {
-    results.push(checkWatches(file.events, file.watches, { historyCapacity: file.watchHistoryCapacity ?? 1000 }));
-  }
-  if (file.ttl && history.model === 'etcd') results.push(checkTtl(history.ops as Operation<EtcdInput, EtcdOutput>[], file.ttl));
-  return results;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -78,8 +64,15 @@ export async function run(argv: string[]): Promise<number> {
     const file = positionals[i]!;
     const history = histories[i]!;
     const started = performance.now();
-    const result: LinearizabilityResult = checkHistory(history, { timeoutMs, stopAtFirstFailure: !values['all-keys'] });
-    const others = otherCheckers(history, extras[i]).filter((r) => !r.ok);
+    const options = { timeoutMs, stopAtFirstFailure: !values['all-keys'] };
+    const extra = extras[i];
+    let result: LinearizabilityResult;
+    let others: CheckResult[] = [];
+    if (extra) {
+      const verdict = checkRun(extra, options);
+      result = verdict.linearizability;
+      others = verdict.others.filter((r) => !r.ok);
+    } else result = checkHistory(history, options);
     const ms = performance.now() - started;
     totalMs += ms;
     const verdict = result.verdict === 'linearizable' && others.length > 0 ? 'violation' : result.verdict;

@@ -60,7 +60,7 @@ export interface PartitionResult {
 
 export interface LinearizabilityResult {
   verdict: Verdict;
-  /** Every key, in the order checked. */
+  /** The keys checked, in order: every key, unless the check stopped at the first failure. */
   partitions: PartitionResult[];
   steps: number;
   /** One line naming the evidence. */
