@@ -113,6 +113,11 @@ export interface WorldOptions<M, I = never, O = never> {
   /** An input reached a node that was down: it was not processed (the client sees a refused connection). */
   onInputDropped?: (node: NodeId, input: I, virtualMs: number) => void;
   onMembership?: (change: MembershipChange, virtualMs: number) => void;
+  /**
+   * A process changed status (booted, crashed, paused, resumed, removed), e.g. for clients whose connections
+   * drop with a crash. Called before the booted process's `start` runs.
+   */
+  onStatus?: (node: NodeId, status: ProcessStatus, virtualMs: number) => void;
 }
 
 /** 'crashed' also covers a process added but not yet booted (its boot event is queued at the time it was added). */
@@ -355,6 +360,8 @@ export class World<S, M, I = never, O = never> {
     p.held.clear();
     p.parked = [];
     p.disk.crash();
+    // Observers hear of it only once the crash is complete: they may call back into the world.
+    this.options.onStatus?.(p.id, 'crashed', this.now);
     if (restartAfterMs !== undefined) this.restartLater(p, restartAfterMs);
   }
 
@@ -369,7 +376,7 @@ export class World<S, M, I = never, O = never> {
   pause(node: NodeId): void {
     const p = this.process(node);
     if (p.status !== 'running') return;
-    p.status = 'paused';
+    this.setStatus(p, 'paused');
     p.pauses++;
   }
 
@@ -377,7 +384,7 @@ export class World<S, M, I = never, O = never> {
   resume(node: NodeId): void {
     const p = this.process(node);
     if (p.status !== 'paused') return;
-    p.status = 'running';
+    this.setStatus(p, 'running');
     const parked = p.parked;
     p.parked = [];
     for (const e of parked) this.scheduler.schedule(this.now, e);
@@ -395,7 +402,7 @@ export class World<S, M, I = never, O = never> {
     const p = this.process(id);
     if (p.status === 'removed') return;
     this.crash(id);
-    p.status = 'removed';
+    this.setStatus(p, 'removed');
     this.members = this.members.filter((m) => m !== id);
     this.announce({ kind: 'removed', node: id });
   }
@@ -450,6 +457,11 @@ export class World<S, M, I = never, O = never> {
   }
 
   // ---- internals ----
+
+  private setStatus(p: Process<S>, status: ProcessStatus): void {
+    p.status = status;
+    this.options.onStatus?.(p.id, status, this.now);
+  }
 
   private process(id: NodeId): Process<S> {
     return this.processes[this.network.index(id)]!;
@@ -674,8 +686,8 @@ export class World<S, M, I = never, O = never> {
       case 'boot': {
         const p = this.processes[event.node]!;
         if (p.status !== 'crashed' || event.epoch !== p.epoch) return 'stale';
-        p.status = 'running';
         p.boots++;
+        this.setStatus(p, 'running');
         p.syncFloor = p.lastSynced = p.disk.lastSyncId;
         this.guard(p, 'start', () => {
           p.state = this.program.start(this.contexts[p.index]!);

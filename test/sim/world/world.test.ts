@@ -517,6 +517,22 @@ describe('world: inputs, errors and bounds', () => {
     expect(firstBytes).toEqual([7, 7]); // seen [7, 99] when the duplicate reused the first copy's bytes
   });
 
+  it('onStatus reports every status change with its time', () => {
+    const changes: string[] = [];
+    const { world } = toyWorld({
+      nodes: ['n1', 'n2'],
+      onStatus: (n, status, t) => changes.push(`${t} ${n} ${status}`),
+      nemesis: [
+        { atMs: 10, kind: 'pause', node: 'n1' },
+        { atMs: 20, kind: 'resume', node: 'n1' },
+        { atMs: 30, kind: 'crash', node: 'n2', restartAfterMs: 5 },
+      ],
+    });
+    world.at(40, 'remove', () => world.removeNode('n1'));
+    world.run({ untilMs: 50 });
+    expect(changes).toEqual(['0 n1 running', '0 n2 running', '10 n1 paused', '20 n1 running', '30 n2 crashed', '35 n2 running', '40 n1 crashed', '40 n1 removed']);
+  });
+
   it('ctx.incarnation counts boots across crashes', () => {
     const seen: number[] = [];
     const world = new World<EchoState, number, string, string>(
