@@ -237,16 +237,22 @@ function stepRaft(state: ReplicaState, input: RaftInput, out: ReplicaReady): Rea
   return ready;
 }
 
-/** What a leader remembers of its own proposals holds only for its term. */
-function resetLeaderBookkeeping(state: ReplicaState): void {
-  if (state.proposalsTerm === state.raft.term && state.expiryProposedIndex === 0 && Object.keys(state.proposals).length === 0) return;
-  state.proposals = {};
+/** What a leader remembers of its own proposals holds only while it leads in the term it proposed them. */
+function syncLeaderBookkeeping(state: ReplicaState): void {
+  if (state.raft.role === 'leader' && state.proposalsTerm === state.raft.term) return;
   state.proposalsTerm = state.raft.term;
+  if (state.expiryProposedIndex === 0 && isEmpty(state.proposals)) return;
+  state.proposals = {};
   state.expiryProposedIndex = 0;
 }
 
+function isEmpty(record: Record<string, unknown>): boolean {
+  for (const _ in record) return false;
+  return true;
+}
+
 function afterStep(state: ReplicaState, out: ReplicaReady): void {
-  if (state.raft.role !== 'leader' || state.raft.term !== state.proposalsTerm) resetLeaderBookkeeping(state);
+  syncLeaderBookkeeping(state);
   if (state.raft.leader !== state.knownLeader) {
     state.knownLeader = state.raft.leader;
     // A new leader may never have seen our forwards (or the old one died with them): hand them over again;
@@ -404,7 +410,7 @@ function causeOfRefusal(reason: RejectReason, state: ReplicaState): string {
 /** Leader: stamp the command with this member's clock and propose it. Returns Raft's refusal, if any. */
 function propose(state: ReplicaState, command: ForwardedCommand, out: ReplicaReady): RejectReason | null {
   if (state.clockMs === null) throw new ReplicaInvariantError(`${state.id}: proposing with no clock reading`);
-  resetLeaderBookkeeping(state);
+  syncLeaderBookkeeping(state);
   const key = `${command.origin}/${command.requestId}`;
   // Already in this term's log and on its way: the repeat would only be applied as a no-op duplicate.
   if (state.proposals[key] !== undefined) return null;
@@ -475,7 +481,7 @@ function maybeProposeExpiry(state: ReplicaState, now: number, out: ReplicaReady)
   state.nextExpiryCheckMs = (Math.floor(now / interval) + 1) * interval;
   const due = nextExpiryMs(state.replicated.store);
   if (due === null || due > now) return;
-  resetLeaderBookkeeping(state);
+  syncLeaderBookkeeping(state);
   // One expiry in flight at a time: the next one is decided on the store it leaves.
   if (state.expiryProposedIndex > state.applied) return;
   const payload: ReplicaCommand = { t: 'expire', timeMs: now };

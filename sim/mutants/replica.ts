@@ -100,6 +100,12 @@ export const peerCodecTrustsRequests: Mutant = {
   ],
 };
 
+export const leaderForgetsItsProposals: Mutant = {
+  name: 'replica-leader-forgets-its-proposals',
+  description: 'a leader forgets what it proposed in its term at every step, so repeats and expiries pile up in the log',
+  edits: [{ file: REPLICA, find: "  if (state.raft.role === 'leader' && state.proposalsTerm === state.raft.term) return;\n", replace: '' }],
+};
+
 export const replicaMutants: Mutant[] = [
   replyBeforeCommit,
   expiryOnFollowerClock,
@@ -109,4 +115,5 @@ export const replicaMutants: Mutant[] = [
   noopTakesStoreIndex,
   mergeKeepsOverwrittenEntries,
   peerCodecTrustsRequests,
+  leaderForgetsItsProposals,
 ];

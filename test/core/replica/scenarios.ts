@@ -201,6 +201,34 @@ export const snapshotInstall: Scenario = (module) => {
   return null;
 };
 
+/** A leader proposes a forward delivered twice only once (the log stays free of repeats). */
+export const forwardProposedOnce: Scenario = (module) => {
+  const c = cluster(['a', 'b', 'c'], module);
+  c.elect('a');
+  c.run(20);
+  const id = c.request('b', put('/once', 'v'));
+  const forward = c.inflight.find((m) => m.type === 'forward');
+  if (forward === undefined) return 'the follower sent no forward';
+  c.inflight.push(structuredClone(forward));
+  if (c.await('b', id).outcome !== 'ok') return 'the write failed';
+  c.run(100);
+  const kinds = c.member('a').applied.filter((e) => e.origin === 'b').map((e) => e.kind);
+  return kinds.join(',') === 'client' ? null : `the leader's log holds the write as ${kinds.join(',')}`;
+};
+
+/** A leader that cannot commit keeps a single expiry entry in flight instead of one per 500 ms. */
+export const oneExpiryInFlight: Scenario = (module) => {
+  // Without check-quorum the cut-off leader keeps leading, and proposing, for the whole run.
+  const c = cluster(['a', 'b', 'c'], module, { replica: { raft: { checkQuorum: false } } });
+  c.elect('a');
+  c.await('a', c.request('a', put('/soon', 'v', { ttlSeconds: 1 })));
+  c.isolate('a');
+  c.run(3000);
+  const a = c.member('a').state;
+  const pending = a.raft.log.entries.filter((e) => e.kind === 'normal' && e.index > a.applied);
+  return pending.length === 1 ? null : `${pending.length} expiry entries in flight`;
+};
+
 export const scenarios: Record<string, Scenario> = {
   forwarding,
   duplicateForward,
@@ -210,4 +238,6 @@ export const scenarios: Record<string, Scenario> = {
   ttlWithSkewedClocks,
   watchAcrossLeaderChange,
   snapshotInstall,
+  forwardProposedOnce,
+  oneExpiryInFlight,
 };
