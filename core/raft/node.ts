@@ -355,13 +355,40 @@ function truncateLog(state: RaftState, index: number): void {
 function setMembership(state: RaftState, membership: RaftState['membership'], index: number): void {
   state.membership = membership;
   state.membershipIndex = index;
-  state.peers = peersOf(membership, state.id);
+  refreshPeers(state);
+  if (state.leadTransferee !== null && !membership.voters.includes(state.leadTransferee)) state.leadTransferee = null;
+}
+
+/** The nodes a leader replicates to: the members, plus a node just removed, until it holds its removal entry
+ * and has been told that it committed (then it stops campaigning). Otherwise a removed node would never hear
+ * of its removal and, without pre-vote, would disrupt the cluster with elections. */
+function replicationPeers(state: RaftState): NodeId[] {
+  const peers = peersOf(state.membership, state.id);
+  const removed = removedPeer(state);
+  if (removed !== null) {
+    const match = state.progress[removed]?.match ?? 0;
+    if (state.membershipIndex > state.commit || match < state.membershipIndex) {
+      peers.push(removed);
+      peers.sort();
+    }
+  }
+  return peers;
+}
+
+/** The node the latest conf entry removed (not this node), or null. */
+function removedPeer(state: RaftState): NodeId | null {
+  const change = entryAt(state, state.membershipIndex)?.conf;
+  if (change === undefined || change === null || change.type !== 'remove' || change.node === state.id) return null;
+  return change.node;
+}
+
+function refreshPeers(state: RaftState): void {
+  state.peers = replicationPeers(state);
   if (state.role !== 'leader') return;
   const next = lastLogIndex(state) + 1;
   const progress: Record<NodeId, Progress> = {};
   for (const peer of state.peers) progress[peer] = state.progress[peer] ?? newProgress(next);
   state.progress = progress;
-  if (state.leadTransferee !== null && !membership.voters.includes(state.leadTransferee)) state.leadTransferee = null;
 }
 
 function commitTo(state: RaftState, index: number): void {
@@ -374,9 +401,11 @@ function commitTo(state: RaftState, index: number): void {
     }
     if (state.uncommittedBytes < 0) state.uncommittedBytes = 0;
   }
+  const removalWasPending = state.membershipIndex > state.commit;
   state.commit = index;
   state.hardStateChanged = true;
   if (state.role !== 'leader') return;
+  if (removalWasPending && state.commit >= state.membershipIndex) maybeSayFarewell(state);
   if (state.readsAwaitingCommit.length > 0 && state.commit >= state.leaderStartIndex) {
     const waiting = state.readsAwaitingCommit;
     state.readsAwaitingCommit = [];
@@ -386,6 +415,19 @@ function commitTo(state: RaftState, index: number): void {
   // everyone the new commit index and hands the most up-to-date voter a TimeoutNow so no election timeout
   // passes without a leader.
   if (!isVoter(state, state.id) && state.commit >= state.membershipIndex) stepAsideAfterRemoval(state);
+}
+
+/** Once a removed peer holds its removal entry and the entry is committed, tell it the commit index (which
+ * its heartbeat may carry, being within what it holds) and stop replicating to it. */
+function maybeSayFarewell(state: RaftState): void {
+  const removed = removedPeer(state);
+  if (removed === null || state.commit < state.membershipIndex) return;
+  const pr = state.progress[removed];
+  if (pr === undefined || pr.match < state.membershipIndex) return;
+  const commitItHolds = Math.min(pr.match, state.commit);
+  const farewell: HeartbeatRequest = { type: 'heartbeat', from: state.id, to: removed, term: state.term, commit: commitItHolds, context: null };
+  sendAsLeader(state, farewell);
+  refreshPeers(state);
 }
 
 function stepAsideAfterRemoval(state: RaftState): void {
@@ -495,6 +537,7 @@ function becomeLeader(state: RaftState): void {
   state.uncommittedBytes = 0;
   state.heartbeatElapsedMs = 0;
   state.electionElapsedMs = 0;
+  state.peers = replicationPeers(state);
   const next = lastLogIndex(state) + 1;
   state.progress = {};
   for (const peer of state.peers) state.progress[peer] = newProgress(next);
@@ -747,8 +790,8 @@ function isPaused(state: RaftState, pr: Progress): boolean {
 
 /** Sends the next append to `peer` if flow control allows; true when a message went out. */
 function sendAppend(state: RaftState, peer: NodeId, sendIfEmpty: boolean): boolean {
-  const pr = state.progress[peer]!;
-  if (isPaused(state, pr)) return false;
+  const pr = state.progress[peer];
+  if (pr === undefined || isPaused(state, pr)) return false;
   const prevIndex = pr.next - 1;
   const prevTerm = logTerm(state, prevIndex);
   if (prevTerm === null) {
@@ -893,6 +936,7 @@ function onAppendResponse(state: RaftState, m: AppendResponse): void {
       while (sendAppend(state, m.from, false));
     }
     if (state.leadTransferee === m.from && pr.match === lastLogIndex(state)) sendTimeoutNow(state, m.from);
+    if (state.role === 'leader') maybeSayFarewell(state);
   }
 }
 
