@@ -357,6 +357,19 @@ describe('membership', () => {
     expect(cluster.node('1').state.role).toBe('follower');
   });
 
+  it('a removed follower learns its removal committed and never campaigns again, even without pre-vote', () => {
+    const cluster = elected({ preVote: false, checkQuorum: false });
+    cluster.step('1', { type: 'propose-conf', change: { type: 'remove', node: '3' } });
+    cluster.deliver();
+    const removed = cluster.node('3').state;
+    expect(removed.membership.voters).toEqual(['1', '2']);
+    expect(removed.commit).toBeGreaterThanOrEqual(removed.membershipIndex);
+    expect(cluster.node('1').state.peers).toEqual(['2']);
+    cluster.tick('3', 20 * T, 100);
+    expect(cluster.network.filter((m) => m.from === '3')).toEqual([]);
+    expect(removed.term).toBe(2);
+  });
+
   it('a node with an empty bootstrap waits for a leader and never campaigns', () => {
     const state = createNode({ id: '9' }, { voters: [] });
     step(state, { type: 'tick', now: 0 });
