@@ -317,6 +317,9 @@ function checkSample(line: number, v: unknown): NodeSample {
   if (v.event !== undefined && v.event !== 'crash' && v.event !== 'restart') throw new FormatError(line, 'sample "event" must be crash or restart');
   if (v.persistedCommit !== undefined && !isInt(v.persistedCommit)) throw new FormatError(line, 'sample "persistedCommit" must be an integer');
   if (v.stateDigest !== undefined && typeof v.stateDigest !== 'string') throw new FormatError(line, 'sample "stateDigest" must be a string');
+  if (v.snapshot !== undefined && !(isObject(v.snapshot) && isInt(v.snapshot.index) && isInt(v.snapshot.term))) {
+    throw new FormatError(line, 'sample "snapshot" must be {"index": N, "term": N}');
+  }
   if (v.log !== undefined) {
     const log = v.log;
     const entryOk = (e: unknown) => Array.isArray(e) && e.length === 2 && isInt(e[0]) && typeof e[1] === 'string';

@@ -127,6 +127,11 @@ export interface NodeSample {
   persistedCommit?: number;
   /** Markers: `crash` ends an incarnation (the sample is the last thing known); `restart` begins one. */
   event?: 'crash' | 'restart';
+  /**
+   * The node installed a snapshot covering entries 1..index (last entry's term `term`): those entries are now
+   * unknown to the checker. Entries after `index` are kept unless `log` in the same sample replaces them.
+   */
+  snapshot?: { index: number; term: number };
 }
 
 /** A write the client saw acknowledged, with where the simulator knows it landed. */

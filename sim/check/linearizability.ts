@@ -68,6 +68,7 @@ export interface LinearizabilityResult {
 }
 
 const NO_ENTRY = -1;
+const NO_INFO_SETS: number[] = [];
 
 // Per-operation random keys for incremental (Zobrist) hashing of the linearized set; a fixed seed keeps runs
 // reproducible.
@@ -182,7 +183,8 @@ class VisitedSet<S> {
     this.length[g] = span;
     this.offset[g] = this.store(bits, lowWord, span);
     this.states[g] = state;
-    this.infoSets[g] = infoWords === 0 ? [] : [this.store(bits, infoFrom, infoWords)];
+    // Without indeterminate operations the list is never read: share one instead of allocating per group.
+    this.infoSets[g] = infoWords === 0 ? NO_INFO_SETS : [this.store(bits, infoFrom, infoWords)];
     this.table[i] = g;
     if (this.groups * 2 > this.table.length) this.rehash();
     return true;

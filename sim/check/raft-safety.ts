@@ -84,6 +84,26 @@ export function checkRaftSafety(observations: RaftObservations, options: RaftSaf
     }
     if (s.term < v.term) report('term-monotonic', `${at}: term went back from ${v.term} to ${s.term}`, [position]);
 
+    // A snapshot replaces the prefix wholesale: what the node held there is unknown from now on (a stale entry
+    // it had is gone, not committed). Its last entry must be the committed one.
+    if (s.snapshot) {
+      const { index, term } = s.snapshot;
+      const c = committed.get(index);
+      if (c && c.term !== term) {
+        report('state-machine-safety', `${at} installed a snapshot ending at (index ${index}, term ${term}) but index ${index} was committed in term ${c.term}`, [position]);
+      }
+      for (let i = 0; i < index; i++) {
+        if (i < v.log.length) {
+          v.log[i] = undefined;
+          v.chain[i] = NaN;
+        } else {
+          v.log.push(undefined);
+          v.chain.push(NaN);
+        }
+      }
+      for (let i = index; i < v.chain.length; i++) v.chain[i] = NaN;
+    }
+
     // Apply the log delta, checking that nothing at or below this incarnation's commit index changes.
     if (s.log) {
       const { from, entries } = s.log;

@@ -104,6 +104,22 @@ describe('raft safety: planted bugs', () => {
   it('catches a commit index below what was durable', () => expect(planted.commitBelowDurable(real)).toEqual(['commit-monotonic']));
   it('catches a leader missing a committed entry', () => expect(planted.leaderMissingCommitted(real)).toContain('leader-completeness'));
   it('catches two different commands at one index and term', () => expect(planted.logMismatch(real)).toEqual(['log-matching']));
+  it('forgets a stale entry replaced by a snapshot, and checks the snapshot against what was committed', () => {
+    const obs = healthy();
+    // Node 3 holds a stale uncommitted entry at index 2 (an old term), then installs a snapshot up to index 3.
+    obs.samples[2] = sample(3, 11, { term: 1, lastIndex: 2, log: { from: 1, entries: [e(1, 'a'), e(0, 'stale')] } });
+    obs.samples[7] = sample(3, 31, { term: 2, lastIndex: 3, commitIndex: 3, applied: 3, stateDigest: 'S3', snapshot: { index: 3, term: 2 }, log: { from: 4, entries: [] } });
+    expect(real.checkRaftSafety(obs).violations).toEqual([]);
+    // The same commit without the snapshot marker would be a divergent committed entry.
+    const unmarked = healthy();
+    unmarked.samples[2] = obs.samples[2]!;
+    unmarked.samples[7] = sample(3, 31, { term: 2, lastIndex: 3, commitIndex: 3, applied: 3, stateDigest: 'S3', log: { from: 3, entries: [e(2, 'c')] } });
+    expect(properties(real, unmarked)).toContain('state-machine-safety');
+    const wrong = healthy();
+    wrong.samples.push(sample(1, 50, { term: 2, lastIndex: 3, commitIndex: 3, applied: 3, snapshot: { index: 3, term: 1 } }));
+    expect(properties(real, wrong)).toEqual(['state-machine-safety']);
+  });
+
   it('catches a committed entry overwritten and a commit index going back', () => {
     const obs = healthy();
     obs.samples.push(sample(3, 50, { term: 2, lastIndex: 3, commitIndex: 3, applied: 3, log: { from: 3, entries: [e(3, 'Z')] } }));
