@@ -237,7 +237,7 @@ export interface RaftsimFile {
 }
 
 const ETCD_FS = new Set(['get', 'set', 'create', 'update', 'cas', 'delete', 'cad', 'expire']);
-const ROLES = new Set(['follower', 'candidate', 'leader']);
+const ROLES = new Set(['follower', 'pre-candidate', 'candidate', 'leader']);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -313,7 +313,7 @@ function checkSample(line: number, v: unknown): NodeSample {
   if (!isObject(v)) throw new FormatError(line, '"sample" must be an object');
   for (const k of ['node', 'term', 'commitIndex', 'lastIndex', 'applied']) if (!isInt(v[k])) throw new FormatError(line, `sample "${k}" must be an integer`);
   if (!isTime(v.time)) throw new FormatError(line, 'sample "time" must be a number');
-  if (typeof v.role !== 'string' || !ROLES.has(v.role)) throw new FormatError(line, 'sample "role" must be follower, candidate or leader');
+  if (typeof v.role !== 'string' || !ROLES.has(v.role)) throw new FormatError(line, 'sample "role" must be follower, pre-candidate, candidate or leader');
   if (v.event !== undefined && v.event !== 'crash' && v.event !== 'restart') throw new FormatError(line, 'sample "event" must be crash or restart');
   if (v.persistedCommit !== undefined && !isInt(v.persistedCommit)) throw new FormatError(line, 'sample "persistedCommit" must be an integer');
   if (v.stateDigest !== undefined && typeof v.stateDigest !== 'string') throw new FormatError(line, 'sample "stateDigest" must be a string');

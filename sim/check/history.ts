@@ -100,7 +100,8 @@ export type EtcdOutput = { value?: string; index: number } | { error: number; in
 // ---------------------------------------------------------------------------------------------------------------
 // Per-node observations for Raft safety.
 
-export type Role = 'follower' | 'candidate' | 'leader';
+/** The Raft core's roles (core/raft); only `leader` matters to the checkers. */
+export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 
 /** A log entry as the checkers see it: its term and a digest of its command (any stable string). */
 export type EntryRef = [term: number, digest: string];

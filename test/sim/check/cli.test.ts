@@ -187,7 +187,7 @@ describe('raftsim check on raftsim files carrying observations', () => {
     const file = scratch('badsample.jsonl', text);
     const r = raftsim('check', file, '--format', 'raftsim');
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`raftsim check: ${file}:8: sample "role" must be follower, candidate or leader`);
+    expect(r.stderr.trim()).toBe(`raftsim check: ${file}:8: sample "role" must be follower, pre-candidate, candidate or leader`);
   });
 
   it('says so when the report cannot be written', () => {
