@@ -106,6 +106,18 @@ export const leaderForgetsItsProposals: Mutant = {
   edits: [{ file: REPLICA, find: "  if (state.raft.role === 'leader' && state.proposalsTerm === state.raft.term) return;\n", replace: '' }],
 };
 
+export const sendsBeforePersist: Mutant = {
+  name: 'replica-sends-before-persist',
+  description: "Raft's messages lose their afterPersist mark, so votes and acknowledgements leave before they are durable",
+  edits: [
+    {
+      file: REPLICA,
+      find: "message: { type: 'raft', from: m.message.from, to: m.message.to, message: m.message }, afterPersist: m.afterPersist });",
+      replace: "message: { type: 'raft', from: m.message.from, to: m.message.to, message: m.message }, afterPersist: false });",
+    },
+  ],
+};
+
 export const replicaMutants: Mutant[] = [
   replyBeforeCommit,
   expiryOnFollowerClock,
@@ -116,4 +128,5 @@ export const replicaMutants: Mutant[] = [
   mergeKeepsOverwrittenEntries,
   peerCodecTrustsRequests,
   leaderForgetsItsProposals,
+  sendsBeforePersist,
 ];

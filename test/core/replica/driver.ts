@@ -1,7 +1,8 @@
-// A small in-test driver for replicas: synchronous disks (each Ready's persist is written, then reported
-// `persisted`, before its messages leave, which honours afterPersist), a message pool the test delivers in
-// FIFO or random order with drops and duplicates, partitions, crashes that keep only the disk, and per-member
-// clock offsets. Replies and applied entries are recorded per member.
+// A small in-test driver for replicas: disks, a message pool the test delivers in FIFO or random order with drops
+// and duplicates, partitions, crashes that keep only the disk, and per-member clock offsets. Replies and applied
+// entries are recorded per member. Disks are synchronous by default (each Ready's persist is written and
+// reported `persisted` before its messages leave); with `asyncDisk` a persist stays unsynced until the test syncs
+// it, messages marked afterPersist wait for it, and a crash loses it.
 import { applyPersist } from '../raft/cluster.ts';
 import * as realReplica from '../../../core/replica/index.ts';
 import type { AppliedEntry, PeerMessage, ReplicaInput, ReplicaOptions, ReplicaReady, ReplicaReply, ReplicaState } from '../../../core/replica/index.ts';
@@ -29,6 +30,13 @@ export interface DriverOptions {
   /** Simulated wall clock at start. */
   startMs?: number;
   clockOffsets?: Record<string, number>;
+  asyncDisk?: boolean;
+}
+
+/** An unsynced persist and the messages that may leave only once it (and every earlier one) is durable. */
+interface PendingPersist {
+  persist: ReplicaReady['persist'];
+  gated: PeerMessage[];
 }
 
 export const BASE_OPTIONS: Partial<ReplicaOptions> = {
@@ -45,10 +53,13 @@ export class ReplicaCluster {
   /** Members cut off from everyone (messages to or from them are dropped). */
   readonly isolated = new Set<string>();
   private readonly options: (id: string) => ReplicaOptions;
+  private readonly asyncDisk: boolean;
+  private readonly unsynced = new Map<string, PendingPersist[]>();
   private nextRequestId = 1;
 
   constructor(ids: string[], opts: DriverOptions = {}) {
     this.module = opts.module ?? realReplica;
+    this.asyncDisk = opts.asyncDisk ?? false;
     // etcd ignores expiry times before 2000, so the default clock starts in 2027.
     this.nowMs = opts.startMs ?? 1_800_000_000_000;
     this.options = (id) => ({ ...BASE_OPTIONS, ...opts.replica, id, raft: { ...BASE_OPTIONS.raft, ...opts.replica?.raft } });
@@ -99,13 +110,46 @@ export class ReplicaCluster {
   }
 
   private carryOut(member: Member, ready: ReplicaReady): void {
-    if (ready.persist !== null) applyPersist(member.disk, ready.persist);
     member.replies.push(...ready.replies);
     member.applied.push(...ready.applied);
     if (ready.installedSnapshot !== null) member.installs.push(ready.installedSnapshot);
+    if (this.asyncDisk) {
+      const queue = this.unsynced.get(member.id) ?? [];
+      this.unsynced.set(member.id, queue);
+      const gated: PeerMessage[] = [];
+      for (const out of ready.messages) {
+        if (out.afterPersist && (ready.persist !== null || queue.length > 0)) gated.push(out.message);
+        else this.send(out.message);
+      }
+      if (ready.persist !== null || gated.length > 0) queue.push({ persist: ready.persist, gated });
+      return;
+    }
+    if (ready.persist !== null) applyPersist(member.disk, ready.persist);
     for (const out of ready.messages) this.send(out.message);
-    const point = ready.persist === null ? null : this.module.persistedPoint(ready.persist);
+    this.reportPersisted(member, ready.persist);
+  }
+
+  private reportPersisted(member: Member, persist: ReplicaReady['persist']): void {
+    const point = persist === null ? null : this.module.persistedPoint(persist);
     if (point !== null) this.step(member.id, { type: 'persisted', index: point.index, term: point.term });
+  }
+
+  /** Async disks: makes the oldest unsynced persist of a member durable; false when there was none. */
+  syncOne(id: string): boolean {
+    const member = this.member(id);
+    const next = this.unsynced.get(id)?.shift();
+    if (next === undefined || !member.up) return false;
+    if (next.persist !== null) applyPersist(member.disk, next.persist);
+    for (const message of next.gated) this.send(message);
+    this.reportPersisted(member, next.persist);
+    return true;
+  }
+
+  syncAll(): void {
+    for (let progress = true; progress; ) {
+      progress = false;
+      for (const id of this.members.keys()) while (this.syncOne(id)) progress = true;
+    }
   }
 
   private send(message: PeerMessage): void {
@@ -140,6 +184,7 @@ export class ReplicaCluster {
   run(ms: number, stepMs = 10): void {
     for (let t = 0; t < ms; t += stepMs) {
       this.tick(stepMs);
+      this.syncAll();
       this.deliverAll();
     }
   }
@@ -189,6 +234,7 @@ export class ReplicaCluster {
   crash(id: string): void {
     const member = this.member(id);
     member.up = false;
+    this.unsynced.delete(id);
     this.inflight = this.inflight.filter((m) => m.to !== id);
   }
 

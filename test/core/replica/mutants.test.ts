@@ -24,6 +24,7 @@ const killers: Array<{ mutant: Mutant; scenario: string; complaint: RegExp; prop
   { mutant: mutants.watchSkipsEventOnLeaderChange, scenario: 'watchAcrossLeaderChange', complaint: /stream watch saw 1,3, want 1,2,3/, property: true },
   { mutant: mutants.leaderForgetsItsProposals, scenario: 'forwardProposedOnce', complaint: /log holds the write as client,duplicate/, property: false },
   { mutant: mutants.leaderForgetsItsProposals, scenario: 'oneExpiryInFlight', complaint: /^[2-9] expiry entries in flight/, property: false },
+  { mutant: mutants.sendsBeforePersist, scenario: 'acknowledgeAfterPersist', complaint: /^b acknowledged entries it had not persisted$/, property: false },
 ];
 
 const fixture = loadFixture();

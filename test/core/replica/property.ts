@@ -1,6 +1,6 @@
 // The replica's randomized property: client writes, compare-and-swaps and reads on three members while the
-// test delivers messages in random order, drops and duplicates them, lets time pass and restarts members
-// (disks keep what was persisted), with skewed member clocks and keys with TTLs. Then the network heals and the
+// test delivers messages in random order, drops and duplicates them, syncs disks in random order (messages that
+// must wait for a persist do), lets time pass and crashes and restarts members (a crash loses unsynced writes), with skewed member clocks and keys with TTLs. Then the network heals and the
 // cluster settles. It must hold that:
 // - members that applied the same index have the same store digest there, and the same entry at each index;
 // - every write answered `ok` is applied exactly once; every write answered `failed` is never applied;
@@ -25,7 +25,8 @@ export type Action =
   | { kind: 'tick'; ms: number }
   | { kind: 'restart'; member: number }
   | { kind: 'isolate'; member: number }
-  | { kind: 'heal' };
+  | { kind: 'heal' }
+  | { kind: 'sync'; member: number };
 
 const member = fc.integer({ min: 0, max: 2 });
 const key = fc.integer({ min: 0, max: 2 });
@@ -43,11 +44,12 @@ export const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('restart' as const), member }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('isolate' as const), member }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'heal' as const }) },
+  { weight: 8, arbitrary: fc.record({ kind: fc.constant('sync' as const), member }) },
 );
 
 /** Runs one history; returns the first violated expectation, or null. */
 export function runHistory(actions: Action[], module?: ReplicaModule): string | null {
-  const c = new ReplicaCluster(MEMBERS, { replica: { snapshotEvery: 5, requestTimeoutMs: 800, forwardRetryMs: 100 }, clockOffsets: { b: 1500, c: -700 }, ...(module === undefined ? {} : { module }) });
+  const c = new ReplicaCluster(MEMBERS, { replica: { snapshotEvery: 5, requestTimeoutMs: 800, forwardRetryMs: 100 }, clockOffsets: { b: 1500, c: -700 }, asyncDisk: true, ...(module === undefined ? {} : { module }) });
   const writes: Array<{ member: string; id: number; key: number }> = [];
   // Store index of the latest write acknowledged on each key, as replies arrive.
   const acknowledged = [0, 0, 0];
@@ -129,6 +131,9 @@ export function runHistory(actions: Action[], module?: ReplicaModule): string | 
         break;
       case 'heal':
         c.heal();
+        break;
+      case 'sync':
+        c.syncOne(at(action.member));
         break;
     }
     absorbReplies();

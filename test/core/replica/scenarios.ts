@@ -229,6 +229,22 @@ export const oneExpiryInFlight: Scenario = (module) => {
   return pending.length === 1 ? null : `${pending.length} expiry entries in flight`;
 };
 
+/** A follower acknowledges appended entries only once they are durable (async disk: the test decides when). */
+export const acknowledgeAfterPersist: Scenario = (module) => {
+  const c = cluster(['a', 'b', 'c'], module, { asyncDisk: true });
+  c.elect('a');
+  c.run(20);
+  c.request('a', put('/durable', 'v'));
+  const toB = c.inflight.findIndex((m) => m.type === 'raft' && m.to === 'b' && m.message.type === 'append' && m.message.entries.length > 0);
+  if (toB < 0) return 'the leader sent b no entries';
+  c.deliverOne(toB);
+  const early = c.inflight.find((m) => m.from === 'b' && m.type === 'raft' && m.message.type === 'append-response');
+  if (early !== undefined) return 'b acknowledged entries it had not persisted';
+  c.syncAll();
+  const late = c.inflight.find((m) => m.from === 'b' && m.type === 'raft' && m.message.type === 'append-response');
+  return late === undefined ? 'b never acknowledged after persisting' : null;
+};
+
 export const scenarios: Record<string, Scenario> = {
   forwarding,
   duplicateForward,
@@ -240,4 +256,5 @@ export const scenarios: Record<string, Scenario> = {
   snapshotInstall,
   forwardProposedOnce,
   oneExpiryInFlight,
+  acknowledgeAfterPersist,
 };
