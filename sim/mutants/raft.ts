@@ -157,6 +157,17 @@ export const raftMutants: Mutant[] = [
     ],
   },
   {
+    name: 'append-ignores-entry-limit',
+    description: 'an append carries one entry more than maxEntriesPerMessage allows',
+    edits: [
+      {
+        file: NODE,
+        find: 'while (end < last && end - prevIndex < maxEntriesPerMessage) {',
+        replace: 'while (end < last && end - prevIndex <= maxEntriesPerMessage) {',
+      },
+    ],
+  },
+  {
     name: 'restart-forgets-commit',
     description: 'a restarted node ignores the commit index in its persisted hard state',
     edits: [{ file: NODE, find: 'state.commit = Math.max(hardState.commit, base);', replace: 'state.commit = base;' }],

@@ -44,7 +44,8 @@ export type InvariantName =
   | 'acknowledged-writes-survive'
   | 'read-linearizable'
   | 'liveness'
-  | 'deterministic-replay';
+  | 'deterministic-replay'
+  | 'limits-respected';
 
 /** Failures that are always reported, whatever invariants a property enables. */
 export type AlwaysChecked = 'core-error' | 'persist-contract';
@@ -61,6 +62,7 @@ export const ALL_INVARIANTS: readonly InvariantName[] = [
   'read-linearizable',
   'liveness',
   'deterministic-replay',
+  'limits-respected',
 ];
 
 /** Thrown at the first broken invariant; `invariant` names it so the mutant suite can say what killed what. */
@@ -843,6 +845,7 @@ export class Cluster {
     }
     this.stats.rejections += ready.rejected.length;
 
+    if (this.checks.has('limits-respected')) this.checkLimits(node, state, ready);
     for (const out of ready.messages) {
       if (out.afterPersist && node.pending.length > 0) node.held.push({ message: out.message, barrier: node.pending.length });
       else this.send(node, out.message);
@@ -850,6 +853,30 @@ export class Cluster {
 
     if (ready.committed.length > 0 || ready.applySnapshot) {
       this.step(node, { type: 'applied', index: node.app.applied });
+    }
+  }
+
+  /** Flow control is part of the contract: appends within maxEntriesPerMessage and maxBytesPerMessage (one
+   * larger entry may go alone), at most maxInflightMessages unacknowledged appends per follower. */
+  private checkLimits(node: SimNode, state: RaftState, ready: Ready): void {
+    const { maxEntriesPerMessage, maxBytesPerMessage, maxInflightMessages } = state.options;
+    for (const { message: m } of ready.messages) {
+      if (m.type !== 'append') continue;
+      let bytes = 0;
+      for (const e of m.entries) bytes += e.data.length;
+      if (m.entries.length > maxEntriesPerMessage || (m.entries.length > 1 && bytes > maxBytesPerMessage)) {
+        this.fail(
+          'limits-respected',
+          `${node.id} sent ${m.entries.length} entries (${bytes} bytes) to ${m.to}; limits are ${maxEntriesPerMessage} entries, ${maxBytesPerMessage} bytes`,
+        );
+      }
+    }
+    if (state.role !== 'leader') return;
+    for (const peer of Object.keys(state.progress)) {
+      const inflight = state.progress[peer]!.inflight.length;
+      if (inflight > maxInflightMessages) {
+        this.fail('limits-respected', `${node.id} has ${inflight} appends in flight to ${peer}; the limit is ${maxInflightMessages}`);
+      }
     }
   }
 
@@ -1208,6 +1235,11 @@ export const raftProperties: RaftProperty[] = [
   safetyProperty('commit-monotonic', 'a node’s commit index never decreases, nor drops below its durable commit on restart'),
   safetyProperty('apply-after-durable', 'entries are handed to the application only once durable locally'),
   safetyProperty('sync-before-send', 'votes, term changes and acknowledgements leave only once durable'),
+  safetyProperty(
+    'limits-respected',
+    'appends stay within maxEntriesPerMessage/maxBytesPerMessage and maxInflightMessages per follower',
+    { weights: { proposals: 10 } },
+  ),
   {
     name: 'acknowledged-writes-survive',
     claim: 'a write applied and replied to is in the log of every later leader, at its index',

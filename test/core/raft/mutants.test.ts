@@ -28,6 +28,7 @@ const designedKiller: Record<string, string> = {
   'leader-counts-undurable-own-log': 'leader-completeness',
   'heartbeat-commit-beyond-match': 'state-machine-safety',
   'restart-forgets-commit': 'commit-monotonic',
+  'append-ignores-entry-limit': 'limits-respected',
   'quorum-too-small': 'election-safety',
   'learners-count-toward-commit': 'membership-safety',
   'election-jitter-outside-state': 'deterministic-replay',

@@ -18,6 +18,7 @@ describe('raft safety properties', () => {
     'commit-monotonic',
     'apply-after-durable',
     'sync-before-send',
+    'limits-respected',
   ]) {
     const property = propertyNamed(name);
     it(`${name}: ${property.claim}`, () => assertProperty(core, property, RUNS));
