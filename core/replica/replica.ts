@@ -258,9 +258,10 @@ function afterStep(state: ReplicaState, out: ReplicaReady): void {
     // A new leader may never have seen our forwards (or the old one died with them): hand them over again;
     // exactly-once application makes the repeats harmless.
     if (state.knownLeader !== null) {
+      const floor = writeFloor(state);
       for (const key of Object.keys(state.writes)) {
         const w = state.writes[key];
-        if (w !== undefined && w.phase !== 'conf' && w.sentTo !== state.knownLeader) dispatchWrite(state, w, out);
+        if (w !== undefined && w.phase !== 'conf' && w.sentTo !== state.knownLeader) dispatchWrite(state, w, out, floor);
       }
     }
   }
@@ -368,11 +369,12 @@ function writeFloor(state: ReplicaState): number {
   return floor;
 }
 
-/** Hands a pending write to the leader: propose it here when leading, else forward it. */
-function dispatchWrite(state: ReplicaState, w: PendingWrite, out: ReplicaReady): void {
+/** Hands a pending write to the leader: propose it here when leading, else forward it. Callers dispatching many
+ * writes pass the floor computed once (a floor a little low is only less eager to forget, never unsafe). */
+function dispatchWrite(state: ReplicaState, w: PendingWrite, out: ReplicaReady, floor = writeFloor(state)): void {
   const leader = state.raft.leader;
   if (leader === null) return;
-  const command: ForwardedCommand = { origin: state.id, requestId: w.requestId, floor: writeFloor(state), op: w.op };
+  const command: ForwardedCommand = { origin: state.id, requestId: w.requestId, floor, op: w.op };
   w.lastSentMs = state.clockMs ?? 0;
   w.sentTo = leader;
   if (leader !== state.id) {
@@ -465,9 +467,11 @@ function onTick(state: ReplicaState, now: number, out: ReplicaReady): void {
   if (state.raft.role === 'leader') maybeProposeExpiry(state, now, out);
   else state.nextExpiryCheckMs = null;
   expireRequests(state, now, out);
+  if (state.raft.leader === null) return;
+  const floor = writeFloor(state);
   for (const key of Object.keys(state.writes)) {
     const w = state.writes[key];
-    if (w !== undefined && w.phase !== 'conf' && (w.phase === 'waiting' || now - w.lastSentMs >= state.options.forwardRetryMs)) dispatchWrite(state, w, out);
+    if (w !== undefined && w.phase !== 'conf' && (w.phase === 'waiting' || now - w.lastSentMs >= state.options.forwardRetryMs)) dispatchWrite(state, w, out, floor);
   }
 }
 

@@ -89,7 +89,7 @@ describe('replica mutants are killed', () => {
   });
 
   for (const { mutant, scenario, complaint, property } of killers) {
-    it(`${mutant.name}: ${scenario}${property ? ' and the property' : ''} fails`, async () => {
+    it(`${mutant.name}: ${scenario}${property ? ' and the property fail' : ' fails'}`, async () => {
       const copy = materialize(mutant);
       try {
         const module = await copy.import<ReplicaModule>('core/replica/index.ts');
