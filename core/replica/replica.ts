@@ -210,6 +210,9 @@ export function stepReplica(state: ReplicaState, input: ReplicaInput): ReplicaRe
     case 'campaign':
       stepRaft(state, { type: 'campaign' }, out);
       break;
+    case 'transfer-leadership':
+      stepRaft(state, { type: 'transfer-leadership', to: input.to }, out);
+      break;
     default:
       throw new ReplicaInvariantError(`unknown replica input ${String((input as { type: unknown }).type)}`);
   }

@@ -191,7 +191,9 @@ export type ReplicaInput =
   | { type: 'member-list'; id: number }
   | { type: 'stats'; id: number; kind: StatsKind }
   /** Start an election now (tests, operators). */
-  | { type: 'campaign' };
+  | { type: 'campaign' }
+  /** Leader: hand leadership to `to` (a nemesis, a graceful shutdown); ignored elsewhere. */
+  | { type: 'transfer-leadership'; to: NodeId };
 
 // ------------------------------------------------------------------------------------------------ outputs
 

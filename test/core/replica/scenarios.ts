@@ -154,6 +154,19 @@ export const ttlWithSkewedClocks: Scenario = (module) => {
   return null;
 };
 
+/** Leadership handed over on purpose: writes pending at the old leader's followers land at the new one. */
+export const leadershipTransfer: Scenario = (module) => {
+  const c = cluster(['a', 'b', 'c'], module);
+  c.elect('a');
+  c.run(100);
+  c.step('a', { type: 'transfer-leadership', to: 'b' });
+  const id = c.request('c', put('/moved', 'v'));
+  c.run(500);
+  if (c.leader() !== 'b') return `leader after the transfer: ${c.leader()}`;
+  const reply = c.await('c', id);
+  return reply.outcome === 'ok' ? null : `write during the transfer: ${reply.outcome}`;
+};
+
 /** A stream watch on a follower sees every event, in order, across a leader change. */
 export const watchAcrossLeaderChange: Scenario = (module) => {
   const c = cluster(['a', 'b', 'c'], module);
@@ -253,6 +266,7 @@ export const scenarios: Record<string, Scenario> = {
   quorumReadVersusStale,
   ttlWithSkewedClocks,
   watchAcrossLeaderChange,
+  leadershipTransfer,
   snapshotInstall,
   forwardProposedOnce,
   oneExpiryInFlight,
