@@ -118,7 +118,12 @@ export function restartReplica(options: ReplicaOptions, persisted: PersistedStat
   const raft = restartNode({ ...resolved.raft, id: resolved.id }, persisted);
   const snapshot = persisted.snapshot;
   const replicated = snapshot === null ? freshReplicated() : decodeReplicated(snapshot.data);
-  return blankReplica(resolved, raft, replicated, snapshot?.index ?? 0, snapshot?.term ?? 0);
+  const state = blankReplica(resolved, raft, replicated, snapshot?.index ?? 0, snapshot?.term ?? 0);
+  // Ids this member used before the crash must not come back: a reused id would be taken for a duplicate and
+  // silently skipped, so refuse it loudly instead (the log replay raises this further).
+  const session = replicated.sessions[resolved.id];
+  if (session !== undefined) state.lastRequestId = Math.max(session.floor - 1, session.applied[session.applied.length - 1] ?? -1);
+  return state;
 }
 
 // --------------------------------------------------------------------------------------- snapshot encoding
@@ -610,6 +615,7 @@ function applyEntry(state: ReplicaState, entry: Entry, out: ReplicaReady): void 
   }
   const c = command.command;
   delete state.proposals[`${c.origin}/${c.requestId}`];
+  if (c.origin === state.id && c.requestId > state.lastRequestId) state.lastRequestId = c.requestId;
   const mine = c.origin === state.id ? state.writes[String(c.requestId)] : undefined;
   const session = state.replicated.sessions[c.origin];
   if (session !== undefined && seenBefore(session, c.requestId)) {

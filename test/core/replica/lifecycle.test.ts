@@ -81,6 +81,20 @@ describe('bad input from drivers gets a one-line error, never a crash', () => {
     expect(replies[1]!.reply.body.type === 'error' && replies[1]!.reply.body.error.cause).toBe('raftsim: request id 10 is not above the last id 10 of this member');
   });
 
+  it('after a restart, refuses request ids the member used before the crash', () => {
+    const c = new ReplicaCluster(['a']);
+    c.elect();
+    c.step('a', { type: 'request', id: 50, request: keysRequest('PUT', '/x', { value: '1' }) });
+    expect(c.replyTo('a', 50)?.outcome).toBe('ok');
+    c.crash('a');
+    c.restart('a');
+    c.run(10);
+    c.step('a', { type: 'request', id: 7, request: keysRequest('PUT', '/x', { value: '2' }) });
+    const reply = c.replyTo('a', 7)!;
+    expect(reply.outcome).toBe('failed');
+    expect(reply.body.type === 'error' && reply.body.error.cause).toBe('raftsim: request id 7 is not above the last id 50 of this member');
+  });
+
   it('refuses requests beyond maxPendingRequests as etcd does when overloaded', () => {
     const c = new ReplicaCluster(['a', 'b', 'c'], { replica: { maxPendingRequests: 1 } });
     const first = c.request('a', keysRequest('PUT', '/x', { value: '1' }));
