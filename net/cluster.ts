@@ -28,6 +28,8 @@ export interface LocalClusterOptions {
   electionTimeoutMs?: number;
   /** Extra flags for every member. */
   extraArgs?: string[];
+  /** Run members from this entry point (a bin/main.ts, e.g. of a mutated copy) instead of bin/raftsim. */
+  entry?: string;
   /** Each line a member writes to stderr or stdout, with its name (default: kept in memory only). */
   onOutput?: (name: string, line: string) => void;
   /** Called when a member exits without stop() or kill() asking it to. */
@@ -46,6 +48,7 @@ export interface ClusterMember {
 }
 
 const RAFTSIM_BIN = fileURLToPath(new URL('../bin/raftsim', import.meta.url));
+const TSX_LOADER = fileURLToPath(new URL('../node_modules/tsx/dist/esm/index.mjs', import.meta.url));
 const STOP_GRACE_MS = 5_000;
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
@@ -141,7 +144,12 @@ export class LocalCluster {
     const m = this.member(name);
     if (m.process !== null) throw new Error(`${name} is already running`);
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
-    const child = spawn(RAFTSIM_BIN, ['serve', ...this.argsFor(name)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = ['serve', ...this.argsFor(name)];
+    const entry = this.options.entry;
+    const child =
+      entry === undefined
+        ? spawn(RAFTSIM_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(process.execPath, ['--import', TSX_LOADER, entry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     installExitHook();
     m.process = child;
