@@ -210,6 +210,11 @@ export class ReplicaCluster {
     throw new Error('no leader elected');
   }
 
+  /** A fresh request id, above every earlier one on every member. */
+  nextId(): number {
+    return this.nextRequestId++;
+  }
+
   request(memberId: string, request: KeysRequest): number {
     const id = this.nextRequestId++;
     this.step(memberId, { type: 'request', id, request });

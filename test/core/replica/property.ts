@@ -26,7 +26,8 @@ export type Action =
   | { kind: 'restart'; member: number }
   | { kind: 'isolate'; member: number }
   | { kind: 'heal' }
-  | { kind: 'sync'; member: number };
+  | { kind: 'sync'; member: number }
+  | { kind: 'membership'; member: number; add: boolean };
 
 const member = fc.integer({ min: 0, max: 2 });
 const key = fc.integer({ min: 0, max: 2 });
@@ -45,6 +46,7 @@ export const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('isolate' as const), member }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'heal' as const }) },
   { weight: 8, arbitrary: fc.record({ kind: fc.constant('sync' as const), member }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('membership' as const), member, add: fc.boolean() }) },
 );
 
 /** Runs one history; returns the first violated expectation, or null. */
@@ -85,10 +87,12 @@ export function runHistory(actions: Action[], module?: ReplicaModule): string | 
   const observe = (): string | null => {
     for (const m of c.members.values()) {
       if (!m.up) continue;
-      const digest = c.module.storeDigest(m.state.replicated.store);
+      // The store, and the rest of the replicated state: exactly-once sessions, member table, queued changes.
+      const { sessions, members, confQueue } = m.state.replicated;
+      const digest = `${c.module.storeDigest(m.state.replicated.store)} ${JSON.stringify({ sessions, members, confQueue })}`;
       const seen = digestAt.get(m.state.applied);
       if (seen === undefined) digestAt.set(m.state.applied, digest);
-      else if (seen !== digest) return `${m.id} has store digest ${digest} at applied index ${m.state.applied}, another member had ${seen}`;
+      else if (seen !== digest) return `${m.id} has replicated state ${digest} at applied index ${m.state.applied}, another member had ${seen}`;
     }
     return null;
   };
@@ -135,6 +139,12 @@ export function runHistory(actions: Action[], module?: ReplicaModule): string | 
       case 'sync':
         c.syncOne(at(action.member));
         break;
+      case 'membership': {
+        // A fourth voter that never runs: quorum becomes 3 of 4, and changes queue up under faults.
+        const id = c.nextId();
+        c.step(at(action.member), action.add ? { type: 'member-add', id, member: { id: 'd', name: 'd', peerURLs: [], clientURLs: [] } } : { type: 'member-remove', id, memberId: 'd' });
+        break;
+      }
     }
     absorbReplies();
     const broken = observe();
