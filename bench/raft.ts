@@ -139,7 +139,8 @@ function allocation(size: number, batchSize: number, entries: number): { allocat
   const cluster = new InstantCluster(size);
   const counter = { n: 0 };
   // Warm up so the JIT's own allocations stay out of the window.
-  while (cluster.appliedAtLeader < 20_000) cluster.propose(makeBatch(batchSize, counter));
+  const deadline = Date.now() + TIME_CAP_MS;
+  while (cluster.appliedAtLeader < 20_000 && Date.now() < deadline) cluster.propose(makeBatch(batchSize, counter));
   const batches = Array.from({ length: Math.ceil(entries / batchSize) }, () => makeBatch(batchSize, counter));
   let gcs = 0;
   const observer = new PerformanceObserver((list) => {
@@ -152,6 +153,7 @@ function allocation(size: number, batchSize: number, entries: number): { allocat
   for (const batch of batches) cluster.propose(batch);
   const after = process.memoryUsage().heapUsed;
   const committed = cluster.appliedAtLeader - appliedBefore;
+  if (committed === 0) throw new Error('bench/raft: nothing committed in the measured window');
   // GC entries are delivered asynchronously; takeRecords collects those already queued.
   gcs += observer.takeRecords().length;
   observer.disconnect();
