@@ -27,6 +27,8 @@ export interface LinearizabilityOptions {
   maxVisited?: number;
   /** Stop at the first key that is not linearizable (default true; false explains every failing key). */
   stopAtFirstFailure?: boolean;
+  /** Shrink a failure to its essential reads (default true; false gives the verdict and the longest prefix only). */
+  minimize?: boolean;
 }
 
 /** Why one key's history cannot be linearized, in terms a report can draw. */
@@ -40,13 +42,19 @@ export interface FailureEvidence {
   /** The operation that could not be placed: every order reaching it needs it to take effect, and none can. */
   blocked: number;
   /**
-   * The failing window: from the invocation of the earliest operation the longest prefix leaves unexplained (or
-   * of the prefix's last write, whose result is what the window contradicts) to the return of `blocked`.
+   * The failing window: from the invocation of the earliest essential read (or, without those, of the earliest
+   * operation the longest prefix leaves unexplained), widened to the last write completed before it, to the
+   * return of `blocked`.
    */
   windowStart: number;
   windowEnd: number;
-  /** Ids of the operations overlapping the window. */
+  /** Ids of the operations overlapping the window (reads: only the essential ones, when known). */
   window: number[];
+  /**
+   * A proof in small: these reads, with the key's writes up to `windowEnd`, already admit no order (found by
+   * dropping every read that is not needed; absent if the shrinking budget ran out).
+   */
+  essentialReads?: number[];
 }
 
 export interface PartitionResult {
@@ -219,6 +227,7 @@ interface SearchBudget {
   deadline: number;
   stepsLeft: number;
   maxVisited: number;
+  minimize?: boolean;
 }
 
 interface SearchOutcome {
@@ -449,7 +458,60 @@ function search<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], budget: 
   return { verdict: 'linearizable', steps };
 }
 
-function evidence<S, I, O>(model: Model<S, I, O>, key: string, ops: Operation<I, O>[], outcome: SearchOutcome): FailureEvidence {
+/** Budget for shrinking a failure to its essential reads: it only sharpens the explanation. */
+const MINIMIZE_STEPS = 2_000_000;
+const MINIMIZE_TRIAL_STEPS = 100_000;
+const MINIMIZE_MS = 2_000;
+
+/**
+ * The reads a failure needs. The key's history is cut at `end` (operations still running then become
+ * indeterminate, which only weakens it), then reads are dropped, in halves then singly, while what remains is
+ * still provably not linearizable. Dropping reads and weakening operations only removes constraints, so the
+ * result is proof on its own: these reads and the key's writes up to `end` admit no order. It is as small as
+ * the budget allowed (a trial that runs out keeps its reads). Undefined if the cut history is not proven
+ * non-linearizable within the budget.
+ */
+function essentialReads<S, I, O>(model: Model<S, I, O>, ops: Operation<I, O>[], end: number, outer: SearchBudget): number[] | undefined {
+  const budget: SearchBudget = {
+    deadline: Math.min(outer.deadline, performance.now() + MINIMIZE_MS),
+    stepsLeft: Math.min(outer.stepsLeft, MINIMIZE_STEPS),
+    maxVisited: outer.maxVisited,
+  };
+  const cut: Operation<I, O>[] = [];
+  for (const op of ops) {
+    if (op.call > end) continue;
+    if (op.outcome === 'ok' && op.ret > end) {
+      if (!model.readOnly(op.input)) cut.push({ ...op, outcome: 'info', output: null });
+    } else cut.push(op);
+  }
+  // A trial that needs more than its share is treated as linearizable: the read it would drop is kept.
+  const fails = (subset: Operation<I, O>[], share: number): boolean => {
+    const trial: SearchBudget = { ...budget, stepsLeft: Math.min(budget.stepsLeft, share) };
+    const verdict = search(model, subset, trial).verdict;
+    budget.stepsLeft -= Math.min(budget.stepsLeft, share) - trial.stepsLeft;
+    return verdict === 'non-linearizable';
+  };
+  if (!fails(cut, MINIMIZE_STEPS)) return undefined;
+  let reads = cut.filter((op) => op.outcome === 'ok' && model.readOnly(op.input)).map((op) => op.id);
+  const others = cut.filter((op) => !(op.outcome === 'ok' && model.readOnly(op.input)));
+  const byId = new Map(cut.map((op) => [op.id, op]));
+  const withReads = (ids: number[]) => {
+    const keep = new Set(ids);
+    return [...others, ...reads.filter((id) => keep.has(id)).map((id) => byId.get(id)!)];
+  };
+  for (let chunk = Math.max(1, reads.length >> 1); ; chunk = Math.max(1, chunk >> 1)) {
+    for (let startAt = 0; startAt < reads.length; ) {
+      if (budget.stepsLeft <= 0 || performance.now() > budget.deadline) return reads;
+      const trial = [...reads.slice(0, startAt), ...reads.slice(startAt + chunk)];
+      if (fails(withReads(trial), MINIMIZE_TRIAL_STEPS)) reads = trial;
+      else startAt += chunk;
+    }
+    if (chunk === 1) break;
+  }
+  return reads;
+}
+
+function evidence<S, I, O>(model: Model<S, I, O>, key: string, ops: Operation<I, O>[], outcome: SearchOutcome, budget: SearchBudget): FailureEvidence {
   const byId = new Map(ops.map((op) => [op.id, op]));
   const linearized = outcome.bestLinearized ?? [];
   const states: string[] = [];
@@ -462,21 +524,30 @@ function evidence<S, I, O>(model: Model<S, I, O>, key: string, ops: Operation<I,
   const blocked = byId.get(outcome.blocked!)!;
   const done = new Set(linearized);
   const windowEnd = blocked.ret;
+  const essential = budget.minimize ? essentialReads(model, ops, windowEnd, budget) : undefined;
   let windowStart = blocked.call;
+  if (essential && essential.length > 0) {
+    // The window spans the essential reads, and the writes they could have seen.
+    for (const id of essential) windowStart = Math.min(windowStart, byId.get(id)!.call);
+  } else {
+    for (const op of ops) {
+      if (op.outcome === 'ok' && !done.has(op.id) && op.call <= windowEnd && op.call < windowStart) windowStart = op.call;
+    }
+  }
+  // The state the window contradicts was made by the last write completed before it: show that write too.
+  let lastWrite: Operation<I, O> | undefined;
   for (const op of ops) {
-    if (op.outcome === 'ok' && !done.has(op.id) && op.call <= windowEnd && op.call < windowStart) windowStart = op.call;
+    if (!model.readOnly(op.input) && op.outcome === 'ok' && op.ret < windowStart && (!lastWrite || op.ret > lastWrite.ret)) lastWrite = op;
   }
-  // The state the blocked operation contradicts was made by the prefix's last write: show it too.
-  for (let i = linearized.length - 1; i >= 0; i--) {
-    const op = byId.get(linearized[i]!)!;
-    if (model.readOnly(op.input)) continue;
-    windowStart = Math.min(windowStart, op.call);
-    break;
-  }
+  if (lastWrite) windowStart = Math.min(windowStart, lastWrite.call);
+  const keep = essential ? new Set(essential) : undefined;
   const window = ops
     .filter((op) => op.call <= windowEnd && (op.outcome !== 'ok' || op.ret >= windowStart))
+    .filter((op) => !keep || !model.readOnly(op.input) || keep.has(op.id) || op.id === blocked.id)
     .map((op) => op.id);
-  return { key, linearized, states, initialState: model.describeState(model.init()), blocked: blocked.id, windowStart, windowEnd, window };
+  const result: FailureEvidence = { key, linearized, states, initialState: model.describeState(model.init()), blocked: blocked.id, windowStart, windowEnd, window };
+  if (essential) result.essentialReads = essential;
+  return result;
 }
 
 /** The operations the search must consider: `fail`s took no effect, unknown reads constrain nothing. */
@@ -497,6 +568,7 @@ export function checkLinearizability<S, I, O>(
     deadline: options.timeoutMs === undefined ? Infinity : performance.now() + options.timeoutMs,
     stepsLeft: options.maxSteps ?? Infinity,
     maxVisited: options.maxVisited ?? 4_000_000,
+    minimize: options.minimize !== false,
   };
   const byKey = new Map<string, Operation<I, O>[]>();
   for (const op of relevantOperations(model, ops)) {
@@ -517,7 +589,7 @@ export function checkLinearizability<S, I, O>(
     const outcome = search(model, keyOps, budget);
     steps += outcome.steps;
     const result: PartitionResult = { key, verdict: outcome.verdict, ops: keyOps.length, steps: outcome.steps };
-    if (outcome.verdict === 'non-linearizable') result.failure = evidence(model, key, keyOps, outcome);
+    if (outcome.verdict === 'non-linearizable') result.failure = evidence(model, key, keyOps, outcome, budget);
     partitions.push(result);
     if (outcome.verdict === 'non-linearizable' && options.stopAtFirstFailure !== false) break;
   }
@@ -531,7 +603,8 @@ export function checkLinearizability<S, I, O>(
     explanation =
       `key ${JSON.stringify(f.key)}: operation ${op.id} (client ${op.client}, ${model.describeOperation(op.input, op.outcome === 'ok' ? op.output : null)}, ` +
       `${op.call}..${op.ret} ms) cannot be placed after the longest linearizable prefix of ${f.linearized.length} operation(s) ` +
-      `(state then: ${f.states.at(-1) ?? f.initialState}); failing window ${f.windowStart}..${f.windowEnd} ms, ${f.window.length} operation(s)`;
+      `(state then: ${f.states.at(-1) ?? f.initialState}); failing window ${f.windowStart}..${f.windowEnd} ms, ${f.window.length} operation(s)` +
+      (f.essentialReads ? `; the key's writes and ${f.essentialReads.length} read(s) already admit no order: ${f.essentialReads.map((id) => `#${id}`).join(', ')}` : '');
   } else if (unknown.length > 0) {
     explanation = `search budget exhausted on ${unknown.length} key(s), first ${JSON.stringify(unknown[0]!.key)}; no violation found in the rest`;
   } else {

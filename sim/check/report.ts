@@ -26,6 +26,7 @@ export function renderReport<S, I, O>(input: ReportInput<S, I, O>): string {
   const byId = new Map(keyOps.map((op) => [op.id, op]));
   const position = new Map(failure.linearized.map((id, i) => [id, i]));
   const inWindow = new Set(failure.window);
+  const essential = new Set(failure.essentialReads ?? []);
   const contextIds = failure.linearized.slice(-CONTEXT_OPS);
   let viewStart = failure.windowStart;
   for (const id of contextIds) viewStart = Math.min(viewStart, byId.get(id)!.call);
@@ -43,8 +44,8 @@ export function renderReport<S, I, O>(input: ReportInput<S, I, O>): string {
         const left = pct(op.call);
         const right = op.outcome === 'ok' ? pct(op.ret) : 100;
         const order = position.get(op.id);
-        const kind =
-          op.id === failure.blocked ? 'blocked' : order !== undefined ? 'linearized' : inWindow.has(op.id) ? 'window' : 'other';
+        let kind = op.id === failure.blocked ? 'blocked' : order !== undefined ? 'linearized' : inWindow.has(op.id) ? 'window' : 'other';
+        if (essential.has(op.id)) kind += ' essential';
         const label = escapeHtml(model.describeOperation(op.input, output(op)));
         const after = order !== undefined ? ` | state after: ${escapeHtml(failure.states[order]!)}` : '';
         const tip = `#${op.id} client ${op.client} ${op.outcome} ${op.call}..${op.outcome === 'ok' ? op.ret : '∞'}: ${label}${after}`;
@@ -73,7 +74,7 @@ export function renderReport<S, I, O>(input: ReportInput<S, I, O>): string {
     .map((id) => byId.get(id)!)
     .map(
       (op) =>
-        `<tr data-op="${op.id}" class="${op.id === failure.blocked ? 'blocked-row' : ''}"><td>#${op.id}</td><td>${op.client}</td><td>${op.outcome}</td><td>${op.call}..${op.outcome === 'ok' ? op.ret : '∞'}</td><td>${escapeHtml(model.describeOperation(op.input, output(op)))}</td><td>${position.has(op.id) ? `prefix #${position.get(op.id)! + 1}` : ''}</td></tr>`,
+        `<tr data-op="${op.id}" class="${op.id === failure.blocked ? 'blocked-row' : ''}"><td>#${op.id}</td><td>${op.client}</td><td>${op.outcome}</td><td>${op.call}..${op.outcome === 'ok' ? op.ret : '∞'}</td><td>${escapeHtml(model.describeOperation(op.input, output(op)))}</td><td>${position.has(op.id) ? `prefix #${position.get(op.id)! + 1}` : ''}${essential.has(op.id) ? ' essential read' : ''}</td></tr>`,
     )
     .join('');
   const finalState = failure.states.at(-1) ?? failure.initialState;
@@ -93,6 +94,7 @@ h1{font-size:18px} .summary{background:#fff4f4;border-left:4px solid #c33;paddin
 .window{background:#ffe2b3;border:1px solid #d90}
 .other{background:#eee;border:1px solid #bbb;color:#777}
 .blocked{background:#f7c6c6;border:2px solid #c33;font-weight:bold}
+.essential{box-shadow:0 0 0 2px #c33 inset}
 .info{background-image:repeating-linear-gradient(45deg,transparent 0 6px,rgba(0,0,0,.08) 6px 12px)}
 .shade{position:absolute;top:0;bottom:0;background:rgba(220,50,50,.07);border-left:1px dashed #c33;border-right:1px dashed #c33;pointer-events:none}
 .hl{outline:3px solid #36c;z-index:2} tr.hl td{background:#dde8ff}
@@ -103,8 +105,9 @@ table{border-collapse:collapse;margin:8px 0 20px} td,th{border:1px solid #ddd;pa
 <div class="summary">Key <code>${escapeHtml(JSON.stringify(failure.key))}</code> is not linearizable (model: ${escapeHtml(model.name)}).
 The longest linearizable prefix has ${failure.linearized.length} operation(s) and leaves the state at <code>${escapeHtml(finalState)}</code>.
 Operation <b>#${blocked.id}</b> (client ${blocked.client}, <code>${escapeHtml(model.describeOperation(blocked.input, output(blocked)))}</code>, ${blocked.call}..${blocked.ret})
-must take effect before it returns, and no order of the ${failure.window.length} operation(s) in the failing window ${failure.windowStart}..${failure.windowEnd} lets it.</div>
-<div class="legend"><span class="linearized">n = position in the longest linearizable prefix</span><span class="window">in the failing window</span><span class="blocked">could not be placed</span><span class="other">other</span><span class="info">hatched: indeterminate</span></div>
+must take effect before it returns, and no order of the ${failure.window.length} operation(s) in the failing window ${failure.windowStart}..${failure.windowEnd} lets it.
+${failure.essentialReads ? `<br>Proof in small: the key's writes up to ${failure.windowEnd} and only ${failure.essentialReads.length === 1 ? 'the read' : `the ${failure.essentialReads.length} reads`} ${failure.essentialReads.map((id) => `<b>#${id}</b>`).join(', ')} (outlined in red) already admit no order.` : ''}</div>
+<div class="legend"><span class="linearized">n = position in the longest linearizable prefix</span><span class="window">in the failing window</span><span class="blocked">could not be placed</span><span class="other">other</span><span class="info">hatched: indeterminate</span><span class="essential">essential read</span></div>
 <div class="axis"><span>${viewStart}</span><span>${((viewStart + viewEnd) / 2).toFixed(1)}</span><span>${viewEnd.toFixed(1)}</span></div>
 <div class="chart"><div class="shade" style="left:calc(90px + (100% - 90px) * ${(windowLeft / 100).toFixed(5)});width:calc((100% - 90px) * ${(windowWidth / 100).toFixed(5)})"></div>
 ${rows.join('\n')}

@@ -313,3 +313,47 @@ function oracleProperty(c: Checker, seen: { linearizable: number; not: number })
     return (c.checkLinearizability(registerModel, ops).verdict === 'linearizable') === expected;
   });
 }
+
+// The essential reads are a claim: the key's writes up to windowEnd (those still running then taken as
+// indeterminate) with only these reads admit no order. The oracle verifies the claim.
+function essentialClaimHolds(c: Checker, ops: Operation<RegisterInput, RegisterOutput>[]): boolean {
+  const r = c.checkLinearizability(registerModel, ops);
+  const failure = r.partitions.find((p) => p.failure)?.failure;
+  if (!failure?.essentialReads) return true;
+  const keep = new Set(failure.essentialReads);
+  const claimed = ops
+    .filter((o) => o.outcome !== 'fail' && o.call <= failure.windowEnd)
+    .filter((o) => o.input.f !== 'read' || (o.outcome === 'ok' && keep.has(o.id) && o.ret <= failure.windowEnd))
+    .map((o) => (o.outcome === 'ok' && o.ret > failure.windowEnd ? { ...o, outcome: 'info' as const, output: null } : o));
+  return !bruteForce(registerModel, claimed);
+}
+
+describe('the essential reads of a failure', () => {
+  const histories = small.map((raw) =>
+    raw.map((r, id): Operation<RegisterInput, RegisterOutput> => {
+      const input: RegisterInput = r.f === 'read' ? { f: 'read' } : r.f === 'write' ? { f: 'write', value: r.a } : { f: 'cas', from: r.a, to: r.b };
+      let output: RegisterOutput = true;
+      if (r.f === 'read') output = typeof r.out === 'number' ? (r.out < 0 ? 'nil' : r.out) : 'nil';
+      if (r.f === 'cas') output = typeof r.out === 'boolean' ? r.out : r.out > 0;
+      const outcome = r.outcome as 'ok' | 'info' | 'fail';
+      return { id, client: id, key: '', input, output: outcome === 'ok' ? output : null, outcome, call: r.call, ret: r.call + r.len };
+    }),
+  );
+
+  it('are, with the writes, not linearizable on their own (checked by brute force)', () => {
+    fc.assert(fc.property(histories, (ops) => essentialClaimHolds(real, ops)), { numRuns: 500 });
+  });
+
+  it('a minimizer that may drop writes makes false claims', async () => {
+    const mutant: Mutant = {
+      name: 'minimizer-drops-writes',
+      description: 'the shrinking treats writes as droppable too, so the claim "these reads with all the writes" is no longer what was shown',
+      edits: [
+        { file: FILE, find: "let reads = cut.filter((op) => op.outcome === 'ok' && model.readOnly(op.input)).map((op) => op.id);", replace: 'let reads = cut.map((op) => op.id);' },
+        { file: FILE, find: "const others = cut.filter((op) => !(op.outcome === 'ok' && model.readOnly(op.input)));", replace: 'const others: typeof cut = [];' },
+      ],
+    };
+    const failed = await withMutant(mutant, FILE, (mod: Checker) => fc.check(fc.property(histories, (ops) => essentialClaimHolds(mod, ops)), { numRuns: 2000 }).failed, { dirs: ['sim/check'] });
+    expect(failed).toBe(true);
+  });
+});

@@ -35,11 +35,15 @@ describe('HTML failure report', () => {
     expect(failure.linearized).toContain(4);
     expect(failure.window).toEqual(expect.arrayContaining([4, 5]));
     expect(html).toContain('Operation <b>#5</b>');
-    expect(html).toMatch(/class="bar blocked"[^>]*data-op="5"/);
     expect(html).toMatch(/class="bar linearized"[^>]*data-op="4"/);
     expect(html).toMatch(/class="bar [a-z]+ info"[^>]*data-op="3"/);
     expect(html).toContain('get() -&gt; &quot;one&quot; @4');
     expect(html).toContain('<h2>End of the longest linearizable prefix</h2>');
+    // The stale read alone, with the writes, is the proof; the earlier read is not needed.
+    expect(failure.essentialReads).toEqual([5]);
+    expect(failure.window).not.toContain(1);
+    expect(html).toMatch(/class="bar blocked essential"[^>]*data-op="5"/);
+    expect(html).toContain('only the read <b>#5</b> (outlined in red) already admit no order');
   });
 
   it('is self-contained and escapes what it shows', () => {
