@@ -17,6 +17,8 @@ import type { NodeId, RaftInput, RaftState, Ready } from '../core/raft/types.ts'
 
 const PAYLOAD_BYTES = 16;
 const TIME_CAP_MS = 10_000;
+/** One proposal's messages settle in a few dozen steps; far more means the nodes are talking forever. */
+const MAX_JOBS_PER_RUN = 1_000_000;
 
 function usageError(message: string): never {
   console.error(`bench/raft: ${message}`);
@@ -69,6 +71,7 @@ class InstantCluster {
     this.push(state, input);
     // The queue is drained by index so a batch of follow-up jobs costs no array shifting.
     for (let i = 0; i < this.jobCount; i++) {
+      if (i > MAX_JOBS_PER_RUN) throw new Error(`bench/raft: one proposal caused over ${MAX_JOBS_PER_RUN} steps; the cluster never went quiet`);
       const s = this.jobStates[i]!;
       this.handle(s, raft.step(s, this.jobInputs[i]!));
     }
