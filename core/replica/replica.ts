@@ -715,6 +715,10 @@ function applyMemberRequest(state: ReplicaState, c: ForwardedCommand, mine: Pend
   if (c.op.kind === 'member-add') {
     const id = c.op.member.id;
     if (replicated.members[id] !== undefined || replicated.confQueue.some((q) => q.node === id)) return refuse(409, 'membership: ID exists');
+    const urls = new Set(c.op.member.peerURLs);
+    for (const existing in replicated.members) {
+      if (replicated.members[existing]!.peerURLs.some((url) => urls.has(url))) return refuse(409, 'membership: peerURL exists');
+    }
     replicated.members[id] = c.op.member;
     replicated.confQueue.push({ origin: c.origin, requestId: c.requestId, type: 'add-voter', node: id });
   } else if (c.op.kind === 'member-remove') {

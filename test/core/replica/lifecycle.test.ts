@@ -41,13 +41,16 @@ describe('membership', () => {
     expect(again.outcome).toBe('failed');
     expect(again.body).toEqual({ type: 'member-error', status: 409, message: 'membership: ID exists' });
 
-    c.step('a', { type: 'member-remove', id: 1003, memberId: 'd' });
-    const removed = c.await('a', 1003);
+    c.step('c', { type: 'member-add', id: 1005, member: { ...d, id: 'e' } });
+    expect(c.await('c', 1005).body).toEqual({ type: 'member-error', status: 409, message: 'membership: peerURL exists' });
+
+    c.step('a', { type: 'member-remove', id: 1006, memberId: 'd' });
+    const removed = c.await('a', 1006);
     expect(removed.outcome).toBe('ok');
     expect(members(removed)).toEqual(['a:node-a', 'b:', 'c:']);
 
-    c.step('a', { type: 'member-remove', id: 1004, memberId: 'zz' });
-    expect(c.await('a', 1004).body).toEqual({ type: 'member-error', status: 404, message: 'membership: member not found' });
+    c.step('a', { type: 'member-remove', id: 1007, memberId: 'zz' });
+    expect(c.await('a', 1007).body).toEqual({ type: 'member-error', status: 404, message: 'membership: member not found' });
   });
 });
 
