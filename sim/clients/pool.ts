@@ -1,0 +1,232 @@
+// Closed-loop clients: each worker has at most one request outstanding, sent to one member through the
+// replica's request interface (`world.input`), with its own timeout and retries. Every request of the key
+// model becomes an operation of the history (invoke at send, completion at the reply or when the client gives
+// up) with what the simulator knows about it: the member contacted, the etcd index, and the log entry a write
+// landed in.
+//
+// Outcomes: the replica's reply outcome is the operation's (ok / failed / unknown -> ok / fail / info). A
+// client-side timeout makes a write indeterminate (`info`: it may still apply) and a read `fail` (a read has
+// no effect). A request that reached a member that was down, or that refused to start, surely did nothing.
+import type { AckedWrite, EtcdInput, EtcdOutput, OpMeta } from '../check/history.ts';
+import { HistoryRecorder } from '../check/history.ts';
+import type { DriverInput } from '../driver/replica-program.ts';
+import type { ReplicaReply } from '../../core/replica/index.ts';
+import type { RandomStreams } from '../world/random.ts';
+import type { NodeId } from '../world/network.ts';
+import type { RunConfig } from '../config.ts';
+import {
+  discoveryWorker,
+  multiKeyWorker,
+  queueConsumer,
+  queueProducer,
+  registerWorker,
+  watchWorker,
+  SERVICES_DIR,
+  KV_PREFIX,
+  type OpResult,
+  type PlannedOp,
+  type QueueListing,
+  type WatchLog,
+  type Worker,
+} from './workloads.ts';
+
+/** The part of the world clients use. */
+export interface ClientWorld {
+  readonly now: number;
+  input(node: NodeId, input: DriverInput, atMs?: number): void;
+  at(atMs: number, label: string, fn: () => void): void;
+}
+
+export interface ClientStats {
+  ok: number;
+  fail: number;
+  info: number;
+  /** Requests that were retries of a surely-failed one. */
+  retries: number;
+  timeouts: number;
+  /** Requests that met a member that was down or refused to start. */
+  refused: number;
+  /** Watch events delivered to watchers. */
+  watchEvents: number;
+}
+
+interface Attempt {
+  token: number;
+  worker: number;
+  op: PlannedOp;
+  member: number;
+  call: number;
+  /** Retries so far of this planned operation. */
+  retry: number;
+  historyId: number | null;
+}
+
+interface WorkerSlot {
+  worker: Worker;
+  member: number;
+  rng: ReturnType<RandomStreams['stream']>;
+}
+
+/** Builds the workers a workload asks for: `mixed` runs every kind side by side. */
+function buildWorkers(config: RunConfig, streams: RandomStreams, watchLogs: WatchLog[], listings: QueueListing[]): Worker[] {
+  const w = config.workload;
+  const workers: Worker[] = [];
+  const rng = (name: string) => streams.stream(`client/${name}`);
+  const kinds: Array<'register' | 'multi-key' | 'queue'> =
+    w.kind === 'register' ? ['register'] : w.kind === 'multi-key' ? ['multi-key'] : w.kind === 'queue' ? ['queue'] : w.kind === 'mixed' ? ['register', 'multi-key', 'queue'] : [];
+  for (let c = 0; c < w.clients && kinds.length > 0; c++) {
+    const kind = kinds[c % kinds.length]!;
+    if (kind === 'register') workers.push(registerWorker(rng(`${c}`), w));
+    else if (kind === 'multi-key') workers.push(multiKeyWorker(rng(`${c}`), w, c));
+    else workers.push(c % 2 === 0 ? queueProducer(rng(`${c}`), w, c) : queueConsumer(rng(`${c}`), w, listings));
+  }
+  if (w.kind === 'discovery' || w.kind === 'mixed') {
+    for (let i = 0; i < w.instances; i++) workers.push(discoveryWorker(rng(`instance-${i}`), w, i));
+  }
+  const prefix = w.kind === 'multi-key' ? KV_PREFIX : SERVICES_DIR;
+  if (w.kind !== 'register' && w.kind !== 'queue') {
+    for (let i = 0; i < w.watchers; i++) workers.push(watchWorker(w, i, prefix, watchLogs));
+  }
+  return workers;
+}
+
+export function outcomeOf(reply: ReplicaReply): { result: Omit<OpResult, 'timedOut'>; output: EtcdOutput | null } {
+  const outcome = reply.outcome === 'ok' ? 'ok' : reply.outcome === 'failed' ? 'fail' : 'info';
+  const body = reply.body;
+  if (body.type === 'event' || body.type === 'watch') {
+    const node = body.event.node;
+    const output: EtcdOutput = body.event.action === 'get' && node.value !== null ? { value: node.value, index: node.modifiedIndex } : { index: node.modifiedIndex };
+    return { result: { outcome, output, event: body.event, errorCode: null, etcdIndex: reply.etcdIndex }, output };
+  }
+  if (body.type === 'error') {
+    const output: EtcdOutput = { error: body.error.errorCode, index: body.error.index };
+    return { result: { outcome, output, event: null, errorCode: body.error.errorCode, etcdIndex: body.error.index || reply.etcdIndex }, output };
+  }
+  return { result: { outcome, output: null, event: null, errorCode: null, etcdIndex: reply.etcdIndex }, output: null };
+}
+
+export class ClientPool {
+  readonly recorder = new HistoryRecorder<EtcdInput, EtcdOutput>('etcd');
+  readonly watchLogs: WatchLog[] = [];
+  readonly listings: QueueListing[] = [];
+  /** Acknowledged writes; the run fills in each entry's digest from the member's log when the ack arrives. */
+  readonly acked: Array<AckedWrite & { member: number }> = [];
+  readonly stats: ClientStats = { ok: 0, fail: 0, info: 0, retries: 0, timeouts: 0, refused: 0, watchEvents: 0 };
+  private readonly slots: WorkerSlot[];
+  private readonly pending = new Map<number, Attempt>();
+  private nextToken = 1;
+
+  constructor(
+    private readonly world: ClientWorld,
+    private readonly members: readonly NodeId[],
+    private readonly config: RunConfig,
+    streams: RandomStreams,
+    /** Workers start nothing new at or after this virtual time. */
+    private readonly stopAtMs: number,
+  ) {
+    const workers = buildWorkers(config, streams, this.watchLogs, this.listings);
+    this.slots = workers.map((worker, i) => ({ worker, member: i % members.length, rng: streams.stream(`client/${i}/member`) }));
+  }
+
+  get workers(): number {
+    return this.slots.length;
+  }
+
+  start(): void {
+    this.slots.forEach((slot, i) => {
+      // Spread the first requests over a few ms so clients do not all arrive in one instant.
+      this.world.at(this.world.now + slot.rng.uniform(0, 20), `client ${i} start`, () => this.issue(i, null, 0));
+    });
+  }
+
+  private issue(worker: number, retryOf: PlannedOp | null, retry: number): void {
+    const now = this.world.now;
+    if (now >= this.stopAtMs) return;
+    const slot = this.slots[worker]!;
+    let op: PlannedOp;
+    if (retryOf !== null) op = retryOf;
+    else {
+      const planned = slot.worker.next(now);
+      if (planned === null) return;
+      if ('waitMs' in planned) {
+        this.world.at(now + planned.waitMs, `client ${worker} wait`, () => this.issue(worker, null, 0));
+        return;
+      }
+      op = planned;
+    }
+    const token = this.nextToken++;
+    let historyId: number | null = null;
+    if (op.history !== null && op.history.key !== null) {
+      historyId = this.recorder.invoke(worker, op.history.key, op.history.input, now, { member: slot.member });
+    }
+    const attempt: Attempt = { token, worker, op, member: slot.member, call: now, retry, historyId };
+    this.pending.set(token, attempt);
+    if (retry > 0) this.stats.retries++;
+    this.world.input(this.members[slot.member]!, { kind: 'request', token, request: op.request });
+    const timeout = op.timeoutMs ?? this.config.workload.timeoutMs;
+    this.world.at(now + timeout, `client ${worker} timeout`, () => this.timeout(token));
+  }
+
+  private timeout(token: number): void {
+    const a = this.pending.get(token);
+    if (a === undefined) return;
+    this.stats.timeouts++;
+    // Hanging up lets the member drop the request (and its watch) instead of holding it.
+    this.world.input(this.members[a.member]!, { kind: 'cancel', token });
+    const outcome = a.op.write ? 'info' : 'fail';
+    this.finish(a, { outcome, output: null, event: null, errorCode: null, etcdIndex: 0, timedOut: true }, {}, true);
+  }
+
+  /** A member answered; returns the acknowledged write it completed, if any (its digest is for the caller). */
+  onReply(token: number, reply: ReplicaReply, entry: { index: number; term: number } | null): (AckedWrite & { member: number }) | null {
+    const a = this.pending.get(token);
+    if (a === undefined) return null;
+    const { result } = outcomeOf(reply);
+    const meta: OpMeta = { etcdIndex: result.etcdIndex };
+    if (entry !== null) {
+      meta.raftIndex = entry.index;
+      meta.raftTerm = entry.term;
+    }
+    const historyId = this.finish(a, { ...result, timedOut: false }, meta, false);
+    if (historyId !== null && entry !== null && result.outcome === 'ok' && a.op.write) {
+      const write = { op: historyId, time: this.world.now, raftIndex: entry.index, raftTerm: entry.term, digest: '', member: a.member };
+      this.acked.push(write);
+      return write;
+    }
+    return null;
+  }
+
+  /** The request never reached a running member (it was down, or refused to start). */
+  onRefused(token: number): void {
+    const a = this.pending.get(token);
+    if (a === undefined) return;
+    this.stats.refused++;
+    this.finish(a, { outcome: 'fail', output: null, event: null, errorCode: null, etcdIndex: 0, timedOut: false }, {}, true);
+  }
+
+  private finish(a: Attempt, result: OpResult, meta: OpMeta, moveOn: boolean): number | null {
+    this.pending.delete(a.token);
+    const now = this.world.now;
+    const slot = this.slots[a.worker]!;
+    let historyId = a.historyId;
+    if (a.op.history !== null) {
+      if (historyId === null && result.outcome !== 'fail') {
+        // A POST: its key is known from the reply; an indeterminate one gets a key of its own, touching nothing.
+        const key = result.event?.node.key ?? `${a.op.request.path}/?${a.token}`;
+        historyId = this.recorder.invoke(a.worker, key, a.op.history.input, a.call, { member: a.member });
+      }
+      if (historyId !== null) this.recorder.complete(historyId, result.outcome, result.outcome === 'ok' ? result.output : null, now, meta);
+      this.stats[result.outcome]++;
+    }
+    if (result.event !== null && a.op.history === null && a.op.request.wait) this.stats.watchEvents++;
+    const moveMember = moveOn || result.outcome !== 'ok';
+    if (moveMember && this.members.length > 1) slot.member = (slot.member + 1 + slot.rng.int(0, this.members.length - 2)) % this.members.length;
+    if (result.outcome === 'fail' && !result.timedOut && a.retry < this.config.workload.retries) {
+      this.world.at(now + 20 * (a.retry + 1), `client ${a.worker} retry`, () => this.issue(a.worker, a.op, a.retry + 1));
+      return historyId;
+    }
+    const waitMs = slot.worker.settle(a.op, result, now);
+    this.world.at(now + waitMs, `client ${a.worker} next`, () => this.issue(a.worker, null, 0));
+    return historyId;
+  }
+}
