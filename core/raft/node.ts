@@ -565,7 +565,9 @@ function tickFollower(state: RaftState, elapsed: number): void {
   state.electionElapsedMs += elapsed;
   if (state.electionElapsedMs < state.randomizedElectionTimeoutMs) return;
   if (!mayCampaign(state)) {
-    state.electionElapsedMs = 0;
+    // The clock keeps running (capped) without a campaign: the leader lease of a non-voter must still expire
+    // when its leader goes quiet, or it would ignore the vote requests of a voter that needs it forever.
+    state.electionElapsedMs = state.randomizedElectionTimeoutMs;
     return;
   }
   campaign(state, state.options.preVote, false);

@@ -217,6 +217,18 @@ describe('check-quorum and leader stickiness', () => {
   });
 });
 
+describe('leases of non-voters', () => {
+  it('a node that is no voter in its own view still lets its leader lease expire, then answers vote requests', () => {
+    const joiner = createNode({ id: '2', electionTimeoutMs: T }, { voters: [] });
+    step(joiner, { type: 'tick', now: 0 });
+    step(joiner, { type: 'message', message: { type: 'heartbeat', from: '1', to: '2', term: 2, commit: 0, context: null } });
+    const request = { type: 'vote', from: '1', to: '2', term: 3, preVote: false, transfer: false, lastIndex: 4, lastTerm: 2 } as const;
+    expect(step(joiner, { type: 'message', message: request }).messages).toEqual([]); // in lease
+    step(joiner, { type: 'tick', now: 3 * T });
+    expect(sent(step(joiner, { type: 'message', message: request }))).toMatchObject([{ type: 'vote-response', granted: true }]);
+  });
+});
+
 describe('ReadIndex', () => {
   it('a single-voter leader serves reads at once at its commit index', () => {
     const cluster = new Cluster({ voters: ['1'] });
