@@ -149,7 +149,7 @@ const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
     caughtBy: (c) => !planted.commitBelowDurable(c).includes('commit-monotonic'),
   },
   {
-    mutant: { name: 'leaders-not-audited', description: 'a new leader is not compared with the committed entries', edits: [{ file: FILE, find: 'if (c.term >= s.term) continue;', replace: 'if (c.term >= 0) continue;' }] },
+    mutant: { name: 'leaders-not-audited', description: 'a new leader is not compared with the committed entries', edits: [{ file: FILE, find: 'if (c.term < s.term) {', replace: 'if (false) {' }] },
     caughtBy: (c) => !planted.leaderMissingCommitted(c).includes('leader-completeness'),
   },
   {
