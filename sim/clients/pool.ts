@@ -15,6 +15,7 @@ import type { RandomStreams } from '../world/random.ts';
 import type { NodeId } from '../world/network.ts';
 import type { RunConfig } from '../config.ts';
 import {
+  discoveryReader,
   discoveryWorker,
   multiKeyWorker,
   queueConsumer,
@@ -80,12 +81,16 @@ function buildWorkers(config: RunConfig, streams: RandomStreams, watchLogs: Watc
     else if (kind === 'multi-key') workers.push(multiKeyWorker(rng(`${c}`), w, c));
     else workers.push(c % 2 === 0 ? queueProducer(rng(`${c}`), w, c) : queueConsumer(rng(`${c}`), w, listings));
   }
-  if (w.kind === 'discovery' || w.kind === 'mixed') {
+  if ((w.kind === 'discovery' || w.kind === 'mixed') && w.instances > 0) {
     for (let i = 0; i < w.instances; i++) workers.push(discoveryWorker(rng(`instance-${i}`), w, i));
+    for (let i = 0; i < Math.max(1, w.watchers); i++) workers.push(discoveryReader(rng(`reader-${i}`), w));
   }
-  const prefix = w.kind === 'multi-key' ? KV_PREFIX : SERVICES_DIR;
   if (w.kind !== 'register' && w.kind !== 'queue') {
-    for (let i = 0; i < w.watchers; i++) workers.push(watchWorker(w, i, prefix, watchLogs));
+    for (let i = 0; i < w.watchers; i++) {
+      // Mixed runs watch both the registrations (TTL expirations) and the busy multi-key prefix.
+      const prefix = w.kind === 'multi-key' || (w.kind === 'mixed' && i % 2 === 1) ? KV_PREFIX : SERVICES_DIR;
+      workers.push(watchWorker(w, i, prefix, watchLogs));
+    }
   }
   return workers;
 }

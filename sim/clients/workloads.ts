@@ -158,6 +158,17 @@ export function discoveryWorker(rng: RandomStream, w: WorkloadConfig, instance: 
   };
 }
 
+/** Reads the registrations, as a service's clients would: what the TTL checker judges expiry by. */
+export function discoveryReader(rng: RandomStream, w: WorkloadConfig): Worker {
+  return {
+    kind: 'discovery-reader',
+    next() {
+      return readOf(rng, w, `${SERVICES_DIR}/instance-${rng.int(0, Math.max(0, w.instances - 1))}`);
+    },
+    settle: () => think(rng, w) * 5,
+  };
+}
+
 /** What a watcher saw, for the watch checker: one record per watch request. */
 export interface WatchLog {
   watcher: number;

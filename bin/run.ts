@@ -1,0 +1,112 @@
+// `raftsim run [<scenario>] [--seed N] [--json] ...`: one simulated run, its summary and every checker's verdict.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BUILTIN_SCENARIOS, ConfigError, type PartialRunConfig, type WorkloadKind } from '../sim/config.ts';
+import { runSimulation, type RunProgress, type RunSummary } from '../sim/run.ts';
+import { parseFlags, parseInteger } from './args.ts';
+import { UsageError } from './usage.ts';
+
+export const usage =
+  'run [<scenario>] [--seed N] [--json] [--duration 30s] [--nodes 5] [--clients N] [--workload K] [--quorum-reads F] [--no-faults] [--progress] [--report DIR]';
+
+/** "30s", "500ms", "2m" or a bare number of seconds, to virtual ms. */
+export function parseDuration(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text);
+  if (!m) throw new UsageError(`${flag} takes a duration such as 30s, 500ms or 2m, got '${text}'`);
+  const ms = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
+  if (!Number.isSafeInteger(Math.round(ms)) || ms < 1) throw new UsageError(`${flag} must be at least 1ms, got '${text}'`);
+  return Math.round(ms);
+}
+
+function parseFraction(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const x = Number(text);
+  if (!/^\d*\.?\d+$/.test(text) || !(x >= 0 && x <= 1)) throw new UsageError(`${flag} takes a fraction between 0 and 1, got '${text}'`);
+  return x;
+}
+
+const WORKLOADS: WorkloadKind[] = ['register', 'multi-key', 'discovery', 'queue', 'mixed'];
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+export function formatSummary(s: RunSummary): string {
+  const faults = Object.entries(s.faults).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  const lines = [
+    `raftsim run ${s.name} seed ${s.seed}: ${s.nodes} members, ${s.clients.workers} client workers`,
+    `operations   ${s.operations.total} (ok ${s.operations.ok}, failed ${s.operations.fail}, indeterminate ${s.operations.info}); retries ${s.clients.retries}, timeouts ${s.clients.timeouts}, watch events ${s.clients.watchEvents}`,
+    `leaders      ${s.leaderChanges} elected; crashes ${s.crashes}${s.refusedToStart > 0 ? `, ${s.refusedToStart} refused to start (corrupt WAL)` : ''}`,
+    `faults       ${faults}`,
+    `messages     sent ${s.messages.sent}, delivered ${s.messages.delivered}, dropped ${s.messages.dropped}, duplicated ${s.messages.duplicated}`,
+    `time         simulated ${seconds(s.simulatedMs)}, wall ${seconds(s.wallMs)} (${s.speedup}x), ${s.events} events (${s.eventsPerSecond}/s)`,
+    `run hash     ${s.hash}`,
+    ...s.verdicts.map((v) => `${v.ok ? 'ok  ' : 'FAIL'}         ${v.summary}`),
+  ];
+  return lines.join('\n');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(argv, {
+    seed: { type: 'string' },
+    json: { type: 'boolean' },
+    duration: { type: 'string' },
+    nodes: { type: 'string' },
+    clients: { type: 'string' },
+    workload: { type: 'string' },
+    'quorum-reads': { type: 'string' },
+    'no-faults': { type: 'boolean' },
+    progress: { type: 'boolean' },
+    report: { type: 'string' },
+  });
+  if (positionals.length > 1) throw new UsageError(`one scenario at most, got ${positionals.length}; usage: raftsim ${usage}`);
+  const name = positionals[0] ?? 'default';
+  const scenario = BUILTIN_SCENARIOS[name];
+  if (scenario === undefined) throw new UsageError(`unknown scenario '${name}' (known: ${Object.keys(BUILTIN_SCENARIOS).join(', ')})`);
+  const seed = parseInteger('--seed', values.seed, 1, 0);
+  if (seed > 0xffffffff) throw new UsageError(`--seed must be at most ${0xffffffff}, got '${values.seed}'`);
+  const base = scenario.config;
+  const config: PartialRunConfig = { ...base, name };
+  if (values.duration !== undefined) config.durationMs = parseDuration('--duration', values.duration, 30_000);
+  if (values.nodes !== undefined) config.nodes = parseInteger('--nodes', values.nodes, 5, 1);
+  if (config.nodes !== undefined && config.nodes > 9) throw new UsageError(`--nodes must be at most 9, got '${values.nodes}'`);
+  const workload = { ...base.workload };
+  if (values.clients !== undefined) workload.clients = parseInteger('--clients', values.clients, 10, 0);
+  if (values.workload !== undefined) {
+    if (!WORKLOADS.includes(values.workload as WorkloadKind)) throw new UsageError(`unknown --workload '${values.workload}' (expected ${WORKLOADS.join(', ')})`);
+    workload.kind = values.workload as WorkloadKind;
+  }
+  const quorumReads = parseFraction('--quorum-reads', values['quorum-reads']);
+  if (quorumReads !== undefined) workload.quorumReads = quorumReads;
+  config.workload = workload;
+  if (values['no-faults']) config.nemesis = { ...base.nemesis, kind: 'none' };
+
+  const showProgress = values.progress === true || process.stderr.isTTY === true;
+  const progress = (p: RunProgress): void => {
+    process.stderr.write(`\r${name} seed ${seed}: ${seconds(p.simMs)}/${seconds(p.endMs)} simulated, ${p.events} events, ${p.ops} ops, wall ${seconds(p.wallMs)}   `);
+  };
+  let result;
+  try {
+    result = runSimulation({ seed, config, onProgress: showProgress ? progress : undefined });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+  if (showProgress) process.stderr.write('\n');
+  let reportPath: string | null = null;
+  if (result.report !== null) {
+    const dir = values.report ?? 'out';
+    mkdirSync(dir, { recursive: true });
+    reportPath = join(dir, `raftsim-${name}-seed${seed}.html`);
+    writeFileSync(reportPath, result.report.html);
+  }
+  if (values.json) process.stdout.write(JSON.stringify({ ...result.summary, ok: result.ok, report: reportPath }) + '\n');
+  else process.stdout.write(formatSummary(result.summary) + '\n');
+  if (!result.ok) {
+    for (const v of result.verdicts.filter((x) => !x.ok)) process.stderr.write(`raftsim run: check failed: ${v.summary}\n`);
+    if (reportPath !== null) process.stderr.write(`raftsim run: linearizability report written to ${reportPath}\n`);
+    return 1;
+  }
+  return 0;
+}
