@@ -71,8 +71,23 @@ export function checkTtl(ops: EtcdOp[], options: TtlOptions): CheckResult {
   for (const [key, keyOps] of byKey) {
     const versions = new Map<number, EtcdOp>();
     for (const op of keyOps) if (MUTATIONS.has(op.input.f) && !REMOVALS.has(op.input.f) && succeeded(op)) versions.set(op.output.index, op);
-    // The store's own expirations are what is being judged, not interference.
-    const mutations = keyOps.filter((op) => MUTATIONS.has(op.input.f) && op.input.f !== 'expire');
+    // What could have changed the key besides the store's own expirations (which are what is judged): writes
+    // that succeeded, sorted by completion, and indeterminate writes, of which only the earliest call matters.
+    const changes = keyOps.filter((op) => MUTATIONS.has(op.input.f) && op.input.f !== 'expire' && succeeded(op)).sort((a, b) => a.ret - b.ret);
+    let firstUnknownCall = Infinity;
+    for (const op of keyOps) if (op.outcome === 'info' && MUTATIONS.has(op.input.f) && op.input.f !== 'expire') firstUnknownCall = Math.min(firstUnknownCall, op.call);
+    const laterMinCall = new Float64Array(changes.length + 1).fill(Infinity);
+    for (let i = changes.length - 1; i >= 0; i--) laterMinCall[i] = Math.min(laterMinCall[i + 1]!, changes[i]!.call);
+    const firstRetAtLeast = (t: number): number => {
+      let lo = 0;
+      let hi = changes.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (changes[mid]!.ret < t) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
     for (const read of keyOps) {
       if (!isQuorumGet(read) || read.output === null) continue;
       const out = read.output as { error?: number; index?: number };
@@ -90,13 +105,14 @@ export function checkTtl(ops: EtcdOp[], options: TtlOptions): CheckResult {
           });
         }
       } else if (out.error === ETCD_KEY_NOT_FOUND) {
-        // The last write surely before the read, and nothing else that could have removed or replaced it.
-        let last: EtcdOp | undefined;
-        for (const m of mutations) if (m.outcome === 'ok' && m.ret < read.call && (!last || m.ret > last.ret)) last = m;
-        if (!last || !succeeded(last) || REMOVALS.has(last.input.f)) continue;
-        const lastWrite = last;
-        const interferes = mutations.some((m) => m !== lastWrite && m.call < read.ret && (m.outcome !== 'ok' || m.ret >= lastWrite.call));
-        if (interferes) continue;
+        // The last change surely before the read must be a write, and nothing else may overlap it or the read:
+        // no indeterminate change invoked before the read returned, no other change completing after the write
+        // began, none invoked before the read returned and completing after it began.
+        const j = firstRetAtLeast(read.call) - 1;
+        if (j < 0 || firstUnknownCall < read.ret) continue;
+        const lastWrite = changes[j]!;
+        if (REMOVALS.has(lastWrite.input.f)) continue;
+        if (firstRetAtLeast(lastWrite.call) < j || laterMinCall[j + 1]! < read.ret) continue;
         readsJudged++;
         const ttl = ttlMs(lastWrite);
         if (ttl === undefined) {

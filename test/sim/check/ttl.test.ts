@@ -174,7 +174,11 @@ const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
     caughtBy: (c) => !planted.expiredKeyReadBack(c).includes('expired-read'),
   },
   {
-    mutant: { name: 'first-write-counts', description: 'the deadline is measured from the first write, ignoring refreshes', edits: [{ file: FILE, find: '(!last || m.ret > last.ret)', replace: '(!last || m.ret < last.ret)' }] },
+    mutant: {
+      name: 'refresh-ignored',
+      description: 'the write before the last one is taken as the one that set the TTL, so a refresh is missed',
+      edits: [{ file: FILE, find: 'const lastWrite = changes[j]!;', replace: 'const lastWrite = changes[Math.max(0, j - 1)]!;' }],
+    },
     caughtBy: (c) => !planted.refreshedKeyExpired(c).includes('early-expiry'),
   },
 ];
