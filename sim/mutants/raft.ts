@@ -168,9 +168,36 @@ export const raftMutants: Mutant[] = [
     ],
   },
   {
+    name: 'non-voter-lease-never-expires',
+    description: "a node that may not campaign restarts its election clock on every timeout, so its leader lease never expires and it ignores vote requests forever",
+    edits: [
+      {
+        file: NODE,
+        find: '  if (!mayCampaign(state)) {\n',
+        replace: '  if (!mayCampaign(state)) {\n    state.electionElapsedMs = 0;\n    if (state.electionElapsedMs === 0) return;\n',
+      },
+    ],
+  },
+  {
     name: 'restart-forgets-commit',
     description: 'a restarted node ignores the commit index in its persisted hard state',
     edits: [{ file: NODE, find: 'state.commit = Math.max(hardState.commit, base);', replace: 'state.commit = base;' }],
+  },
+  {
+    name: 'vote-sent-before-sync',
+    description: 'a granted vote (and the term it adopts) leaves at once instead of waiting until the hard state recording it is synced',
+    edits: [
+      {
+        file: NODE,
+        find: "preVote: m.preVote, granted,\n  };\n  send(response, true);",
+        replace: "preVote: m.preVote, granted,\n  };\n  send(response, false);",
+      },
+      {
+        file: NODE,
+        find: 'for (const out of outMessages) out.afterPersist = true;',
+        replace: "for (const out of outMessages) if (out.message.type !== 'vote-response') out.afterPersist = true;",
+      },
+    ],
   },
 ];
 
