@@ -47,7 +47,9 @@ function removedWatchedKeys(sorted: CommittedEvent[], watchedKeys: Set<string>):
       const hit = new Set<string>();
       for (const k of watchedKeys) if (below(k, e.key) && existing.has(k)) hit.add(k);
       if (hit.size > 0) removed.set(e.index, hit);
-      for (const k of [...existing]) if (k === e.key || below(k, e.key)) existing.delete(k);
+      if (e.dir) {
+        for (const k of [...existing]) if (k === e.key || below(k, e.key)) existing.delete(k);
+      } else existing.delete(e.key);
       continue;
     }
     for (let k = e.key; k !== '/' && k !== ''; k = k.slice(0, Math.max(k.lastIndexOf('/'), 0))) existing.add(k);
@@ -86,6 +88,22 @@ export function checkWatches(events: CommittedEvent[], watches: WatchRecord[], o
     committed.set(e.index, e);
   }
   const removed = removedWatchedKeys(sorted, new Set(watches.map((w) => w.key)));
+  // A non-recursive watch can only need events on its key or removals of the directories above it.
+  const byKey = new Map<string, CommittedEvent[]>();
+  for (const e of sorted) {
+    let list = byKey.get(e.key);
+    if (!list) byKey.set(e.key, (list = []));
+    list.push(e);
+  }
+  const candidates = (w: WatchRecord): CommittedEvent[] => {
+    if (w.recursive) return sorted;
+    const found = [...(byKey.get(w.key) ?? [])];
+    for (let k = w.key; k !== '/' && k !== ''; ) {
+      k = k.lastIndexOf('/') <= 0 ? '/' : k.slice(0, k.lastIndexOf('/'));
+      for (const e of byKey.get(k) ?? []) if (isRemoval(e)) found.push(e);
+    }
+    return found.sort((a, b) => a.index - b.index);
+  };
   let delivered = 0;
   for (const w of watches) {
     const who = `watcher ${w.watcher} on ${w.key}${w.recursive ? ' (recursive)' : ''} from index ${w.waitIndex}`;
@@ -100,7 +118,7 @@ export function checkWatches(events: CommittedEvent[], watches: WatchRecord[], o
       if (w.received.length > 0) violations.push({ property: 'watch-cleared', explanation: `${who} got both events and a 401` });
       continue;
     }
-    const expected = sorted.filter((e) => e.index >= w.waitIndex && required(w, e, removed));
+    const expected = candidates(w).filter((e) => e.index >= w.waitIndex && required(w, e, removed));
     const before = violations.length;
     if (!w.stream && w.received.length > 1) {
       violations.push({ property: 'watch-one-shot', explanation: `${who} is one-shot but received ${w.received.length} events` });
