@@ -29,6 +29,8 @@ const designedKiller: Record<string, string> = {
   'heartbeat-commit-beyond-match': 'state-machine-safety',
   'restart-forgets-commit': 'commit-monotonic',
   'append-ignores-entry-limit': 'limits-respected',
+  'non-voter-lease-never-expires': 'membership-safety',
+  'vote-sent-before-sync': 'sync-before-send',
   'quorum-too-small': 'election-safety',
   'learners-count-toward-commit': 'membership-safety',
   'election-jitter-outside-state': 'deterministic-replay',
