@@ -30,7 +30,7 @@ export interface OpMeta {
  * end of the history); the checkers treat it as infinitely late.
  */
 export interface Operation<I = unknown, O = unknown> {
-  /** Dense id, unique within the history (its position in `History.ops`). */
+  /** Unique within the history (the recorder uses the position in `History.ops`). */
   id: number;
   /** Client / process that issued it; a client has at most one operation outstanding. */
   client: number;

@@ -187,6 +187,7 @@ describe('linearizability properties', () => {
 
 // Mutants of the checker itself: each must make at least one of the tests above fail.
 const FILE = 'sim/check/linearizability.ts';
+const VISITED = 'sim/check/visited.ts';
 const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
   {
     mutant: {
@@ -217,7 +218,7 @@ const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
       name: 'memo-ignores-state',
       description: 'the visited set forgets the model state, so two different states with one linearized set look the same',
       edits: [
-        { file: FILE, find: 'if (same && this.equal(this.states[g]!, state)) {', replace: 'if (same) {' },
+        { file: VISITED, find: 'if (same && this.equal(this.states[g]!, state)) {', replace: 'if (same) {' },
         { file: FILE, find: 'visited.add(hash1, hash2, model.hash(state) | 0,', replace: 'visited.add(hash1, hash2, 0,' },
       ],
     },
@@ -289,7 +290,7 @@ describe('linearizability agrees with brute force on small arbitrary histories',
     const mutant: Mutant = {
       name: 'dominance-reversed',
       description: 'a configuration is pruned when one that used more indeterminate operations was visited',
-      edits: [{ file: FILE, find: 'subset = (this.pool[off + k]! & ~bits[infoFrom + k]!) === 0', replace: 'subset = (bits[infoFrom + k]! & ~this.pool[off + k]!) === 0' }],
+      edits: [{ file: VISITED, find: 'subset = (this.pool[off + k]! & ~bits[infoFrom + k]!) === 0', replace: 'subset = (bits[infoFrom + k]! & ~this.pool[off + k]!) === 0' }],
     };
     const failed = await withMutant(mutant, FILE, (mod: Checker) => fc.check(oracleProperty(mod, { linearizable: 0, not: 0 }), { numRuns: 2000 }).failed, { dirs: ['sim/check'] });
     expect(failed).toBe(true);
