@@ -171,7 +171,7 @@ mutants.push({
     description: 'replacing any entry, committed or not, counts as losing a committed one',
     edits: [{ file: FILE, find: 'for (let i = from; i <= Math.min(v.commit, v.log.length); i++) {', replace: 'for (let i = from; i <= v.log.length; i++) {' }],
   },
-  caughtBy: (c) => fc.check(fc.property(fc.constantFrom(3, 5), schedules, (size, steps) => c.checkRaftSafety(healthyRun(size, steps)).ok), { numRuns: 300 }).failed,
+  caughtBy: (c) => fc.check(fc.property(fc.constantFrom(3, 5), schedules, (size, steps) => c.checkRaftSafety(healthyRun(size, steps)).ok), { numRuns: 300, seed: 42 }).failed,
 });
 
 describe('mutants of the raft safety checker are caught', () => {

@@ -189,7 +189,7 @@ mutants.push({
     description: 'the deadline forgets that expiry waits for the next tick',
     edits: [{ file: FILE, find: 'const deadline = write.ret + ttl + options.expiryTickMs + options.clockErrorMs', replace: 'const deadline = write.ret + ttl + options.clockErrorMs' }],
   },
-  caughtBy: (c) => fc.check(fc.property(ttlPlans, (plan) => { const { ops, options } = ttlExecution(plan); return c.checkTtl(ops, options).ok; }), { numRuns: 300 }).failed,
+  caughtBy: (c) => fc.check(fc.property(ttlPlans, (plan) => { const { ops, options } = ttlExecution(plan); return c.checkTtl(ops, options).ok; }), { numRuns: 300, seed: 42 }).failed,
 });
 
 describe('mutants of the ttl checker are caught', () => {
