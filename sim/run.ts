@@ -26,11 +26,12 @@ import {
 import { ClientPool, type ClientStats } from './clients/pool.ts';
 import { queueOrderProblems } from './clients/workloads.ts';
 import { nodeIds, resolveConfig, type PartialRunConfig, type RunConfig } from './config.ts';
-import { peerCodec, replicaProgram, type DriverOutput, type DriverSample } from './driver/replica-program.ts';
+import { peerCodec, replicaProgram, type DriverInput, type DriverOutput, type DriverSample, type DriverState } from './driver/replica-program.ts';
+import type { PeerMessage } from '../core/replica/index.ts';
 import type { StoreEvent } from '../core/kv/index.ts';
 import { generateNemesis, type NemesisEvent } from './world/nemesis.ts';
 import { RandomStreams } from './world/random.ts';
-import { World, type TrailEntry, type WorldSummary } from './world/world.ts';
+import { World, type MessageCodec, type TrailEntry, type WorldSummary } from './world/world.ts';
 
 export interface RunOptions {
   seed: number;
@@ -40,7 +41,13 @@ export interface RunOptions {
   trail?: boolean;
   /** Called about once per simulated second. */
   onProgress?: (p: RunProgress) => void;
+  /** Sees the world before it runs (tests schedule probes with `world.at`). */
+  onWorld?: (world: SimWorld) => void;
+  /** Replaces the peer-message codec (tests wrap it to watch the wire). */
+  codec?: MessageCodec<PeerMessage>;
 }
+
+export type SimWorld = World<DriverState, PeerMessage, DriverInput, DriverOutput>;
 
 export interface RunProgress {
   simMs: number;
@@ -267,7 +274,7 @@ export function runSimulation(options: RunOptions): RunResult {
   const world = new World(program, {
     seed,
     nodes: ids,
-    codec: peerCodec,
+    codec: options.codec ?? peerCodec,
     network: { defaultLink: config.network },
     disk: { syncLatency: config.disk.syncLatency, faultsOn: config.disk.faultsOn, faults: config.disk.faults },
     clocks,
@@ -280,6 +287,7 @@ export function runSimulation(options: RunOptions): RunResult {
   });
   pool = new ClientPool(world, ids, config, world.streams, config.durationMs);
   pool.start();
+  options.onWorld?.(world);
 
   // ---- run ----
   const wallStart = performance.now();

@@ -73,13 +73,14 @@ function buildWorkers(config: RunConfig, streams: RandomStreams, watchLogs: Watc
   const w = config.workload;
   const workers: Worker[] = [];
   const rng = (name: string) => streams.stream(`client/${name}`);
+  const knownQueueKeys = new Set<string>();
   const kinds: Array<'register' | 'multi-key' | 'queue'> =
     w.kind === 'register' ? ['register'] : w.kind === 'multi-key' ? ['multi-key'] : w.kind === 'queue' ? ['queue'] : w.kind === 'mixed' ? ['register', 'multi-key', 'queue'] : [];
   for (let c = 0; c < w.clients && kinds.length > 0; c++) {
     const kind = kinds[c % kinds.length]!;
     if (kind === 'register') workers.push(registerWorker(rng(`${c}`), w));
     else if (kind === 'multi-key') workers.push(multiKeyWorker(rng(`${c}`), w, c));
-    else workers.push(c % 2 === 0 ? queueProducer(rng(`${c}`), w, c) : queueConsumer(rng(`${c}`), w, listings));
+    else workers.push(c % 2 === 0 ? queueProducer(rng(`${c}`), w, c, knownQueueKeys) : queueConsumer(rng(`${c}`), w, listings, knownQueueKeys));
   }
   if ((w.kind === 'discovery' || w.kind === 'mixed') && w.instances > 0) {
     for (let i = 0; i < w.instances; i++) workers.push(discoveryWorker(rng(`instance-${i}`), w, i));

@@ -214,7 +214,14 @@ export function watchWorker(w: WorkloadConfig, watcher: number, prefix: string, 
   };
 }
 
-export function queueProducer(rng: RandomStream, w: WorkloadConfig, client: number): Worker {
+/**
+ * Queue keys whose creating POST the history holds (an ok reply named the key). A claim of any other key stays
+ * out of the history: the key model would see a delete of a key nobody created (an indeterminate POST's key is
+ * never learnt).
+ */
+export type KnownQueueKeys = Set<string>;
+
+export function queueProducer(rng: RandomStream, w: WorkloadConfig, client: number, known: KnownQueueKeys): Worker {
   let counter = 0;
   return {
     kind: 'queue-producer',
@@ -222,7 +229,10 @@ export function queueProducer(rng: RandomStream, w: WorkloadConfig, client: numb
       const value = `job-${client}-${counter++}`;
       return { request: keysRequest('POST', QUEUE_DIR, { value }), history: { key: null, input: { f: 'create', value } }, write: true };
     },
-    settle: () => think(rng, w) * 2,
+    settle(_op, result) {
+      if (result.outcome === 'ok' && result.event !== null) known.add(result.event.node.key);
+      return think(rng, w) * 2;
+    },
   };
 }
 
@@ -232,7 +242,7 @@ export interface QueueListing {
   keys: Array<{ key: string; createdIndex: number }>;
 }
 
-export function queueConsumer(rng: RandomStream, w: WorkloadConfig, listings: QueueListing[]): Worker {
+export function queueConsumer(rng: RandomStream, w: WorkloadConfig, listings: QueueListing[], known: KnownQueueKeys): Worker {
   let head: { key: string; index: number } | null = null;
   return {
     kind: 'queue-consumer',
@@ -240,10 +250,11 @@ export function queueConsumer(rng: RandomStream, w: WorkloadConfig, listings: Qu
       if (head === null) return { request: keysRequest('GET', QUEUE_DIR, { quorum: true, sorted: true }), history: null, write: false };
       const { key, index } = head;
       head = null;
-      return { request: keysRequest('DELETE', key, { prevIndex: index }), history: { key, input: { f: 'cad', prevIndex: index } }, write: true };
+      const history = known.has(key) ? { key, input: { f: 'cad' as const, prevIndex: index } } : null;
+      return { request: keysRequest('DELETE', key, { prevIndex: index }), history, write: true };
     },
     settle(op, result, now) {
-      if (op.history === null && result.outcome === 'ok' && result.event !== null) {
+      if (op.request.method === 'GET' && result.outcome === 'ok' && result.event !== null) {
         const nodes = result.event.node.nodes ?? [];
         listings.push({ time: now, keys: nodes.map((n) => ({ key: n.key, createdIndex: n.createdIndex })) });
         const first = nodes[0];
