@@ -11,6 +11,8 @@ import { UsageError } from './usage.ts';
 
 export const usage = 'check <files...> --format jepsen-etcd|porcupine-kv|raftsim [--report DIR] [--timeout-ms N] [--all-keys]';
 
+const MAX_VIOLATION_LINES = 20;
+
 function formatMs(ms: number): string {
   return ms.toFixed(1);
 }
@@ -77,7 +79,12 @@ export async function run(argv: string[]): Promise<number> {
     totalMs += ms;
     const verdict = result.verdict === 'linearizable' && others.length > 0 ? 'violation' : result.verdict;
     process.stdout.write(`${file}\t${verdict}\t${formatMs(ms)}\n`);
-    for (const other of others) process.stderr.write(`${file}: ${other.summary}\n`);
+    for (const other of others) {
+      process.stderr.write(`${file}: ${other.summary}\n`);
+      // Every violation after the first on its own line, up to a screenful.
+      for (const v of other.violations.slice(1, MAX_VIOLATION_LINES)) process.stderr.write(`${file}: ${other.checker}: ${v.property}: ${v.explanation}\n`);
+      if (other.violations.length > MAX_VIOLATION_LINES) process.stderr.write(`${file}: ${other.checker}: ... ${other.violations.length - MAX_VIOLATION_LINES} more\n`);
+    }
     if (verdict === 'linearizable') continue;
     allHeld = false;
     if (result.verdict === 'linearizable') continue;
