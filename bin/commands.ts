@@ -12,6 +12,7 @@ export interface Command {
 export const commands: Command[] = [
   { name: 'serve', usage: 'serve <etcd flags>', summary: 'run one etcd-v2-compatible member (etcd flag names, ETCD_* variables)', load: () => import('./serve.ts') },
   { name: 'cluster', usage: 'cluster [--size 3] [--base-port 2379]', summary: 'start a local cluster of serve processes and print its endpoints', load: () => import('./cluster.ts') },
+  { name: 'scenarios', usage: 'scenarios [--json]', summary: 'list the scenarios with one-line descriptions', load: () => import('./scenarios.ts') },
   { name: 'run', usage: 'run [<scenario>] [--seed N] [--json] [--duration 30s] [--nodes 5]', summary: 'simulate a cluster under faults and check what happened', load: () => import('./run.ts') },
   { name: 'check', usage: 'check <files...> --format F', summary: 'check histories for linearizability (jepsen-etcd, porcupine-kv, raftsim)', load: () => import('./check.ts') },
 ];

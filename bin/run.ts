@@ -1,7 +1,8 @@
 // `raftsim run [<scenario>] [--seed N] [--json] ...`: one simulated run, its summary and every checker's verdict.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUILTIN_SCENARIOS, ConfigError, type PartialRunConfig, type WorkloadKind } from '../sim/config.ts';
+import { describeExpectation, meetsExpectation, scenarioNamed, scenarioNames } from '../scenarios/index.ts';
+import { ConfigError, type PartialRunConfig, type WorkloadKind } from '../sim/config.ts';
 import { runSimulation, type RunProgress, type RunSummary } from '../sim/run.ts';
 import { parseFlags, parseInteger } from './args.ts';
 import { UsageError } from './usage.ts';
@@ -62,8 +63,8 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (positionals.length > 1) throw new UsageError(`one scenario at most, got ${positionals.length}; usage: raftsim ${usage}`);
   const name = positionals[0] ?? 'default';
-  const scenario = BUILTIN_SCENARIOS[name];
-  if (scenario === undefined) throw new UsageError(`unknown scenario '${name}' (known: ${Object.keys(BUILTIN_SCENARIOS).join(', ')})`);
+  const scenario = scenarioNamed(name);
+  if (scenario === undefined) throw new UsageError(`unknown scenario '${name}' (known: ${scenarioNames().join(', ')}; see 'raftsim scenarios')`);
   const seed = parseInteger('--seed', values.seed, 1, 0);
   if (seed > 0xffffffff) throw new UsageError(`--seed must be at most ${0xffffffff}, got '${values.seed}'`);
   const base = scenario.config;
@@ -101,12 +102,15 @@ export async function run(argv: string[]): Promise<number> {
     reportPath = join(dir, `raftsim-${name}-seed${seed}.html`);
     writeFileSync(reportPath, result.report.html);
   }
-  if (values.json) process.stdout.write(JSON.stringify({ ...result.summary, ok: result.ok, report: reportPath }) + '\n');
-  else process.stdout.write(formatSummary(result.summary) + '\n');
+  // A scenario that demonstrates a known bug passes when the bug is found: exit 0 means "did what it says".
+  const asExpected = meetsExpectation(scenario.expect, result.verdicts);
+  const expected = describeExpectation(scenario.expect);
+  if (values.json) process.stdout.write(JSON.stringify({ ...result.summary, ok: result.ok, expected, asExpected, report: reportPath }) + '\n');
+  else process.stdout.write(formatSummary(result.summary) + `\nexpected     ${expected}: ${asExpected ? 'yes' : 'NO'}\n`);
   if (!result.ok) {
     for (const v of result.verdicts.filter((x) => !x.ok)) process.stderr.write(`raftsim run: check failed: ${v.summary}\n`);
     if (reportPath !== null) process.stderr.write(`raftsim run: linearizability report written to ${reportPath}\n`);
-    return 1;
   }
-  return 0;
+  if (!asExpected && scenario.expect.kind === 'violation') process.stderr.write(`raftsim run: expected a ${scenario.expect.checker} violation, none was found\n`);
+  return asExpected ? 0 : 1;
 }

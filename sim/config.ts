@@ -204,13 +204,3 @@ export function resolveConfig(patch: PartialRunConfig = {}, base: RunConfig = DE
 export function nodeIds(config: RunConfig): string[] {
   return Array.from({ length: config.nodes }, (_, i) => `n${i + 1}`);
 }
-
-/** Scenarios built into the simulator until the catalogue (scenarios/) takes over: each a plain partial config. */
-export const BUILTIN_SCENARIOS: Record<string, { description: string; config: PartialRunConfig }> = {
-  default: { description: '5 members, mixed workload, generated faults of every family', config: {} },
-  calm: { description: '5 members, mixed workload, no faults', config: { name: 'calm', nemesis: { kind: 'none' } } },
-  'quorum-only': {
-    description: 'register workload with only quorum reads under partitions and crashes',
-    config: { name: 'quorum-only', workload: { kind: 'register', quorumReads: 1 }, nemesis: { weights: { partition: 3, crash: 2 } } },
-  },
-};

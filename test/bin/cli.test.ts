@@ -1,0 +1,56 @@
+// The raftsim command line as a user meets it: help, dispatch, one-line usage errors with exit 2, and the
+// simulation commands end to end.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { commands } from '../../bin/commands.ts';
+import { scenarios } from '../../scenarios/index.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/raftsim', import.meta.url));
+
+export function raftsim(args: string[], cwd?: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 120_000, cwd });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('raftsim dispatch', () => {
+  it('--help lists every registered command and exits 0', () => {
+    const r = raftsim(['--help']);
+    expect(r.status).toBe(0);
+    for (const c of commands) expect(r.stdout).toContain(c.usage);
+  });
+
+  it('no command prints the help and exits 2; an unknown command is a one-line usage error with exit 2', () => {
+    expect(raftsim([]).status).toBe(2);
+    const r = raftsim(['frobnicate']);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual(["raftsim: unknown command 'frobnicate' (see 'raftsim --help')"]);
+  });
+});
+
+describe('raftsim scenarios and run', () => {
+  it('scenarios lists every scenario with its description and expectation', () => {
+    const r = raftsim(['scenarios']);
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(scenarios.length);
+    for (const s of scenarios) expect(r.stdout).toMatch(new RegExp(`^${s.name} +${s.description.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'));
+  });
+
+  it('bad flags and unknown scenarios are one-line usage errors with exit 2', () => {
+    for (const args of [['run', 'no-such-scenario'], ['run', 'calm', '--seed', 'x'], ['run', 'calm', '--duration', 'forever'], ['run', 'calm', '--bogus'], ['scenarios', 'extra']]) {
+      const r = raftsim(args);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.stderr, args.join(' ')).toMatch(/^raftsim (run|scenarios): /);
+    }
+  });
+
+  it('run prints a summary with every verdict and exits 0 when the scenario did what it says', () => {
+    const r = raftsim(['run', 'calm', '--seed', '3', '--duration', '3s', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as { seed: number; ok: boolean; asExpected: boolean; verdicts: Array<{ checker: string; ok: boolean }> };
+    expect(summary).toMatchObject({ seed: 3, ok: true, asExpected: true });
+    expect(summary.verdicts.map((v) => v.checker)).toEqual(['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order']);
+  });
+});
