@@ -3,12 +3,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeExpectation, meetsExpectation, scenarioNamed, scenarioNames } from '../scenarios/index.ts';
 import { ConfigError, type PartialRunConfig, type WorkloadKind } from '../sim/config.ts';
+import { allMutants, mutantNamed } from '../sim/mutants/index.ts';
 import { runSimulation, type RunProgress, type RunSummary } from '../sim/run.ts';
+import { writeTraceFile } from '../sim/trace/format.ts';
+import { recordTrace } from '../sim/trace/record.ts';
 import { parseFlags, parseInteger } from './args.ts';
 import { UsageError } from './usage.ts';
 
 export const usage =
-  'run [<scenario>] [--seed N] [--json] [--duration 30s] [--nodes 5] [--clients N] [--workload K] [--quorum-reads F] [--no-faults] [--progress] [--report DIR]';
+  'run [<scenario>] [--seed N] [--trace FILE] [--mutant BUG] [--json] [--duration 30s] [--nodes 5] [--clients N] [--workload K] [--quorum-reads F] [--no-faults] [--progress] [--report DIR]';
 
 /** "30s", "500ms", "2m" or a bare number of seconds, to virtual ms. */
 export function parseDuration(flag: string, text: string | undefined, fallback: number): number {
@@ -60,6 +63,8 @@ export async function run(argv: string[]): Promise<number> {
     'no-faults': { type: 'boolean' },
     progress: { type: 'boolean' },
     report: { type: 'string' },
+    trace: { type: 'string' },
+    mutant: { type: 'string' },
   });
   if (positionals.length > 1) throw new UsageError(`one scenario at most, got ${positionals.length}; usage: raftsim ${usage}`);
   const name = positionals[0] ?? 'default';
@@ -87,9 +92,18 @@ export async function run(argv: string[]): Promise<number> {
   const progress = (p: RunProgress): void => {
     process.stderr.write(`\r${name} seed ${seed}: ${seconds(p.simMs)}/${seconds(p.endMs)} simulated, ${p.events} events, ${p.ops} ops, wall ${seconds(p.wallMs)}   `);
   };
+  const mutant = values.mutant ?? null;
+  if (mutant !== null && mutantNamed(mutant) === undefined) throw new UsageError(`unknown --mutant '${mutant}' (known: ${allMutants.map((m) => m.name).join(', ')})`);
   let result;
   try {
-    result = runSimulation({ seed, config, onProgress: showProgress ? progress : undefined });
+    const onProgress = showProgress ? progress : undefined;
+    if (values.trace !== undefined || mutant !== null) {
+      const recorded = await recordTrace({ scenario: name, seed, config, expect: scenario.expect, mutant, onProgress });
+      result = recorded.result;
+      if (values.trace !== undefined) writeTraceFile(values.trace, recorded.trace);
+    } else {
+      result = runSimulation({ seed, config, onProgress });
+    }
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(err.message);
     throw err;
@@ -111,6 +125,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const v of result.verdicts.filter((x) => !x.ok)) process.stderr.write(`raftsim run: check failed: ${v.summary}\n`);
     if (reportPath !== null) process.stderr.write(`raftsim run: linearizability report written to ${reportPath}\n`);
   }
+  if (values.trace !== undefined) process.stderr.write(`raftsim run: trace written to ${values.trace}; replay it with: raftsim replay ${values.trace}\n`);
   if (!asExpected && scenario.expect.kind === 'violation') process.stderr.write(`raftsim run: expected a ${scenario.expect.checker} violation, none was found\n`);
   return asExpected ? 0 : 1;
 }

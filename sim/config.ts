@@ -5,6 +5,7 @@ import type { DiskFaults } from './world/disk.ts';
 import type { LatencyModel } from './world/latency.ts';
 import type { NemesisEvent, NemesisFamily } from './world/nemesis.ts';
 import { validateLatency } from './world/latency.ts';
+import { validateNemesis } from './world/nemesis.ts';
 
 export type WorkloadKind = 'register' | 'multi-key' | 'discovery' | 'queue' | 'mixed';
 
@@ -189,6 +190,7 @@ export function configProblems(c: RunConfig): string[] {
     else num(`nemesis.weights.${k}`, v, 0, 1e6);
   }
   if (!Array.isArray(n.events)) problems.push('nemesis.events must be a list');
+  else if (n.kind === 'schedule' && Number.isInteger(c.nodes)) problems.push(...validateNemesis(n.events, nodeIds(c)));
   int('checks.linearizabilityTimeoutMs', c.checks.linearizabilityTimeoutMs, 1);
   return problems;
 }

@@ -43,6 +43,8 @@ export interface RunOptions {
   onProgress?: (p: RunProgress) => void;
   /** Sees the world before it runs (tests schedule probes with `world.at`). */
   onWorld?: (world: SimWorld) => void;
+  /** Hears every processed event with its description and the run hash after it (trace recording). */
+  onEvent?: (entry: TrailEntry) => void;
   /** Replaces the peer-message codec (tests wrap it to watch the wire). */
   codec?: MessageCodec<PeerMessage>;
 }
@@ -280,6 +282,7 @@ export function runSimulation(options: RunOptions): RunResult {
     clocks,
     nemesis: schedule,
     trail: options.trail,
+    onEvent: options.onEvent,
     onOutput: onOutput,
     onInputDropped: (_id, input) => {
       if (input.kind === 'request') pool!.onRefused(input.token);

@@ -126,6 +126,8 @@ export type ProcessStatus = 'running' | 'paused' | 'crashed' | 'removed';
 export interface TrailEntry {
   /** Index of the event in processing order. */
   index: number;
+  /** Virtual time of the event (ms). */
+  time: number;
   /** Run hash after folding this event. */
   hash: string;
   text: string;
@@ -790,7 +792,7 @@ export class World<S, M, I = never, O = never> {
         break;
     }
     if (this.trail || this.options.onEvent) {
-      const entry = { index: this.processed - 1, hash: h.hex(), text: `t=${this.now} ${this.describe(event)} -> ${outcome}` };
+      const entry = { index: this.processed - 1, time: this.now, hash: h.hex(), text: `t=${this.now} ${this.describe(event)} -> ${outcome}` };
       this.trail?.push(entry);
       this.options.onEvent?.(entry);
     }

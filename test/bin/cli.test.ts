@@ -1,6 +1,9 @@
 // The raftsim command line as a user meets it: help, dispatch, one-line usage errors with exit 2, and the
 // simulation commands end to end.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { commands } from '../../bin/commands.ts';
@@ -52,5 +55,39 @@ describe('raftsim scenarios and run', () => {
     const summary = JSON.parse(r.stdout) as { seed: number; ok: boolean; asExpected: boolean; verdicts: Array<{ checker: string; ok: boolean }> };
     expect(summary).toMatchObject({ seed: 3, ok: true, asExpected: true });
     expect(summary.verdicts.map((v) => v.checker)).toEqual(['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order']);
+  });
+});
+
+describe('raftsim run --trace and replay', () => {
+  it('writes a trace that replays identically with the same verdicts; damaged traces are one-line errors with exit 2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'raftsim-cli-'));
+    try {
+      const file = join(dir, 'calm.trace');
+      const r = raftsim(['run', 'calm', '--seed', '5', '--duration', '2s', '--trace', file]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toContain(`raftsim replay ${file}`);
+      const replay = raftsim(['replay', file]);
+      expect(replay.status, replay.stderr).toBe(0);
+      expect(replay.stdout).toMatch(/^identical: \d+ events, run hash [0-9a-f]{16}/m);
+      expect(replay.stdout).toContain('verdicts the same as the original run');
+
+      const whole = readFileSync(file);
+      writeFileSync(join(dir, 'cut.trace'), whole.subarray(0, whole.length >> 1));
+      writeFileSync(join(dir, 'text.trace'), 'hello\n');
+      for (const [args, message] of [
+        [['replay', join(dir, 'cut.trace')], /truncated/],
+        [['replay', join(dir, 'text.trace')], /not a raftsim trace/],
+        [['replay', join(dir, 'missing.trace')], /no such file/],
+        [['replay'], /expected one trace file/],
+        [['run', 'calm', '--mutant', 'no-such-bug'], /unknown --mutant 'no-such-bug'/],
+      ] as Array<[string[], RegExp]>) {
+        const bad = raftsim(args);
+        expect(bad.status, args.join(' ')).toBe(2);
+        expect(bad.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+        expect(bad.stderr).toMatch(message);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
