@@ -6,6 +6,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { threadId } from 'node:worker_threads';
 
 export interface MutantEdit {
   /** Path relative to the tree root, e.g. `core/raft/node.ts`. */
@@ -65,7 +66,8 @@ export interface MaterializedMutant {
 export function materialize(mutant: Mutant, options: MaterializeOptions = {}): MaterializedMutant {
   const root = options.root ?? repoRoot;
   const dirs = options.dirs ?? DEFAULT_DIRS;
-  const dir = join(root, '.mutants', `${mutant.name}-${process.pid}-${counter++}`);
+  // Worker threads share the pid and each has its own counter: the thread id keeps their copies apart.
+  const dir = join(root, '.mutants', `${mutant.name}-${process.pid}-${threadId}-${counter++}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   for (const d of dirs) {

@@ -1,20 +1,12 @@
 // The raftsim command line as a user meets it: help, dispatch, one-line usage errors with exit 2, and the
 // simulation commands end to end.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { commands } from '../../bin/commands.ts';
 import { scenarios } from '../../scenarios/index.ts';
-
-const BIN = fileURLToPath(new URL('../../bin/raftsim', import.meta.url));
-
-export function raftsim(args: string[], cwd?: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(BIN, args, { encoding: 'utf8', timeout: 120_000, cwd });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { raftsim } from './helpers.ts';
 
 describe('raftsim dispatch', () => {
   it('--help lists every registered command and exits 0', () => {
