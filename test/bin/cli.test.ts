@@ -83,3 +83,24 @@ describe('raftsim run --trace and replay', () => {
     }
   });
 });
+
+describe('raftsim run with a mutant of the Raft core', () => {
+  it('reports the violation and writes a self-contained HTML report of the failing key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'raftsim-report-'));
+    try {
+      // apply-before-commit: entries reach the store before they are committed (sim/mutants/raft.ts).
+      const r = raftsim(['run', 'quorum-only', '--seed', '2', '--duration', '2s', '--mutant', 'apply-before-commit', '--report', dir]);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toMatch(/^FAIL +linearizability: non-linearizable \(key "\/register"/m);
+      expect(r.stdout).toMatch(/^expected +all checks hold: NO$/m);
+      const file = join(dir, 'raftsim-quorum-only-seed2.html');
+      expect(r.stderr).toContain(`linearizability report written to ${file}`);
+      const html = readFileSync(file, 'utf8');
+      expect(html).toMatch(/^<!doctype html>/i);
+      expect(html).toContain('/register');
+      expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
