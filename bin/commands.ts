@@ -14,5 +14,6 @@ export const commands: Command[] = [
   { name: 'cluster', usage: 'cluster [--size 3] [--base-port 2379]', summary: 'start a local cluster of serve processes and print its endpoints', load: () => import('./cluster.ts') },
   { name: 'scenarios', usage: 'scenarios [--json]', summary: 'list the scenarios with one-line descriptions', load: () => import('./scenarios.ts') },
   { name: 'run', usage: 'run [<scenario>] [--seed N] [--json] [--duration 30s] [--nodes 5]', summary: 'simulate a cluster under faults and check what happened', load: () => import('./run.ts') },
+  { name: 'jepsen', usage: 'jepsen (--endpoints U | --cluster raftsim|etcd) [--kill] [--pause]', summary: 'run the client workloads and checkers over HTTP against a real cluster, under kills and pauses', load: () => import('./jepsen.ts') },
   { name: 'check', usage: 'check <files...> --format F', summary: 'check histories for linearizability (jepsen-etcd, porcupine-kv, raftsim)', load: () => import('./check.ts') },
 ];
