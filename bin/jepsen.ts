@@ -34,6 +34,7 @@ const HELP = `usage: raftsim ${usage}
   --think D                mean pause between a client's requests (default 10ms)
   --seed N                 seeds the workload's choices and the fault schedule (default 1)
   --check-timeout D        budget of the linearizability search (default 60s)
+  --ready-timeout D        how long to wait for a first quorum read to succeed (default 10s; 60s for a started cluster)
   --out DIR                where history.jsonl, summary.json and report.html go (default out/jepsen-<time>-seed<N>)
   --json                   print the summary as one JSON line`;
 
@@ -88,6 +89,7 @@ export async function run(argv: string[]): Promise<number> {
     think: { type: 'string' },
     seed: { type: 'string' },
     'check-timeout': { type: 'string' },
+    'ready-timeout': { type: 'string' },
     out: { type: 'string' },
     json: { type: 'boolean' },
   });
@@ -152,6 +154,7 @@ export async function run(argv: string[]): Promise<number> {
       meanFaultMs: parseDuration('--fault-duration', values['fault-duration'], 2000),
     },
     checkTimeoutMs: parseDuration('--check-timeout', values['check-timeout'], 60_000),
+    ...(values['ready-timeout'] === undefined ? {} : { readyTimeoutMs: parseDuration('--ready-timeout', values['ready-timeout'], 10_000) }),
     log: (line) => process.stderr.write(`raftsim jepsen: ${line}\n`),
   };
   const outDir = values.out ?? join('out', `jepsen-${stamp()}-seed${seed}`);

@@ -50,6 +50,8 @@ export interface JepsenOptions {
   faults: { kill: boolean; pause: boolean; meanGapMs: number; meanFaultMs: number };
   /** Wall-clock budget of the linearizability search. */
   checkTimeoutMs: number;
+  /** How long to wait for a quorum read to succeed before starting (default 10 s; a started cluster gets 60 s). */
+  readyTimeoutMs?: number;
   /** Key prefix on the wire; default `/raftsim-jepsen/<time>-<seed>`. */
   namespace?: string;
   /** Progress lines (faults as they run, phases). */
@@ -96,7 +98,11 @@ const READY_TIMEOUT_MS = 60_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function startCluster(o: JepsenClusterOptions, onExit: (name: string, code: number | null, signal: string | null) => void): Promise<{ cluster: LocalCluster; version?: string }> {
+async function startCluster(
+  o: JepsenClusterOptions,
+  log: (line: string) => void,
+  onExit: (name: string, code: number | null, signal: string | null) => void,
+): Promise<{ cluster: LocalCluster; version?: string }> {
   let program: string | undefined;
   let version: string | undefined;
   if (o.kind === 'etcd') {
@@ -114,6 +120,7 @@ async function startCluster(o: JepsenClusterOptions, onExit: (name: string, code
     }
     program = bin;
   }
+  log(`starting a ${o.size}-member ${o.kind} cluster on loopback${version === undefined ? '' : ` (${version})`}`);
   const members = [];
   for (let i = 0; i < o.size; i++) {
     const [clientPort, peerPort] = o.basePort === undefined ? [await freeLoopbackPort(), await freeLoopbackPort()] : [o.basePort + 2 * i, o.basePort + 2 * i + 1];
@@ -176,8 +183,7 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
   let cluster: LocalCluster | null = null;
   let version: string | undefined;
   if (options.cluster !== undefined) {
-    log(`starting a ${options.cluster.size}-member ${options.cluster.kind} cluster on loopback`);
-    const started = await startCluster(options.cluster, (member, code, signal) => {
+    const started = await startCluster(options.cluster, log, (member, code, signal) => {
       unexpectedExits.push({ atMs: clock(), member, code, signal });
       log(`member ${member} exited on its own (${code ?? signal})`);
     });
@@ -189,7 +195,7 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
   let world: RealTimeClientWorld | null = null;
   let faults: FaultRunner | null = null;
   try {
-    await waitForQuorumRead(client, members.map((m) => m.url), READY_TIMEOUT_MS);
+    await waitForQuorumRead(client, members.map((m) => m.url), options.readyTimeoutMs ?? (cluster === null ? 10_000 : READY_TIMEOUT_MS));
 
     // ---- clients and faults ----
     const config = resolveConfig({
