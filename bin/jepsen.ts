@@ -164,15 +164,28 @@ export async function run(argv: string[]): Promise<number> {
     throw new UsageError(`--out: cannot create ${outDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
 
+  // The first Ctrl-C ends the client phase (the run still heals, checks and stops its cluster); a second one
+  // exits at once, and the exit hook of net/cluster.ts kills the members.
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) process.exit(130);
+    process.stderr.write(`raftsim jepsen: ${signal}: stopping the clients (again to quit at once)\n`);
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   let result;
   try {
-    result = await runJepsen(options);
+    result = await runJepsen({ ...options, signal: stop.signal });
   } catch (err) {
     if (err instanceof JepsenSetupError) {
       process.stderr.write(`raftsim jepsen: ${err.message}\n`);
       return 2;
     }
     throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   const historyPath = join(outDir, 'history.jsonl');
   writeFileSync(historyPath, serializeRaftsim(result.history));

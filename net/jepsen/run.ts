@@ -56,6 +56,8 @@ export interface JepsenOptions {
   namespace?: string;
   /** Progress lines (faults as they run, phases). */
   log?: (line: string) => void;
+  /** Ends the client phase early (Ctrl-C): the run still heals, reads back, checks and stops what it started. */
+  signal?: AbortSignal;
 }
 
 /** The run could not be set up (bad options, no etcd binary, a cluster that never came up): exit 2. */
@@ -67,6 +69,7 @@ export interface JepsenSummary {
   target: { kind: 'raftsim' | 'etcd' | 'endpoints'; started: boolean; members: Array<{ name: string; url: string }>; version?: string };
   namespace: string;
   seed: number;
+  /** How long the clients ran (less than asked when stopped early). */
   durationMs: number;
   wallMs: number;
   workload: { kind: JepsenWorkload; clients: number; timeoutMs: number; quorumReads: number };
@@ -97,6 +100,21 @@ const FINAL_READ_BUDGET_MS = 30_000;
 const READY_TIMEOUT_MS = 60_000;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Sleeps for `ms`, or less if `signal` aborts first. */
+function sleepUnless(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return sleep(ms);
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    if (signal.aborted) done();
+    else signal.addEventListener('abort', done, { once: true });
+  });
+}
 
 async function startCluster(
   o: JepsenClusterOptions,
@@ -234,7 +252,12 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
     }
     log(`running ${pool.workers} clients (${options.workload.kind}) for ${options.durationMs} ms against ${members.map((m) => m.url).join(',')}`);
     pool.start();
-    await sleep(Math.max(0, options.durationMs - world.now));
+    await sleepUnless(Math.max(0, options.durationMs - world.now), options.signal);
+    const clientsMs = Math.min(options.durationMs, Math.round(world.now));
+    if (options.signal?.aborted) {
+      log(`stopped early at ${(world.now / 1000).toFixed(1)}s; healing and checking what ran`);
+      pool.stopAt(world.now);
+    }
 
     // ---- heal, drain ----
     if (faults !== null) {
@@ -293,7 +316,7 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
       },
       namespace,
       seed: options.seed,
-      durationMs: options.durationMs,
+      durationMs: clientsMs,
       wallMs: Math.round(performance.now() - wallStart),
       workload: { kind: options.workload.kind, clients: pool.workers, timeoutMs: options.workload.timeoutMs, quorumReads: options.workload.quorumReads },
       operations: { ok: stats.ok, fail: stats.fail, info: stats.info, total: stats.ok + stats.fail + stats.info },
