@@ -301,7 +301,13 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
       unread === 0 ? [] : [{ property: 'final-read-missing', explanation: `${unread} of ${keys.length} key(s) could not be read back after healing (first: ${finalRead.missing[0]}), so their acknowledged writes are not confirmed` }],
       `every one of ${keys.length} key(s) read back with a quorum read after healing`,
     );
-    const verdicts = [linearCheck, acked, finalCheck, queueCheck];
+    // A member that dies without being killed (or cannot restart on its data dir after a kill) is a bug too.
+    const exitsCheck = resultOf(
+      'members',
+      unexpectedExits.map((e) => ({ property: 'member-exited', explanation: `member ${e.member} exited on its own (${e.code ?? e.signal}) at ${(e.atMs / 1000).toFixed(1)}s` })),
+      cluster === null ? 'not started here' : `no member exited unless killed`,
+    );
+    const verdicts = [linearCheck, acked, finalCheck, queueCheck, ...(cluster === null ? [] : [exitsCheck])];
     const checkMs = Math.round(performance.now() - checkStart);
     let report: JepsenResult['report'] = null;
     const failure = linearizability.partitions.find((p) => p.failure)?.failure;

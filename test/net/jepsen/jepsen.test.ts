@@ -62,6 +62,7 @@ function expectHeldUnderFaults(r: { code: number; stdout: string; stderr: string
     ['acked-writes', true],
     ['final-reads', true],
     ['queue-order', true],
+    ['members', true],
   ]);
   // The report names the faults that ran, with their times.
   expect(r.stdout).toMatch(new RegExp(`^faults +kill ${s.faults.counts.kill}, restart ${s.faults.counts.restart}, pause ${s.faults.counts.pause}, resume ${s.faults.counts.resume}$`, 'm'));
