@@ -23,7 +23,7 @@ export function parseDuration(flag: string, text: string | undefined, fallback: 
   return Math.round(ms);
 }
 
-function parseFraction(flag: string, text: string | undefined): number | undefined {
+export function parseFraction(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const x = Number(text);
   if (!/^\d*\.?\d+$/.test(text) || !(x >= 0 && x <= 1)) throw new UsageError(`${flag} takes a fraction between 0 and 1, got '${text}'`);

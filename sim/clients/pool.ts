@@ -128,10 +128,15 @@ export class ClientPool {
     private readonly config: RunConfig,
     streams: RandomStreams,
     /** Workers start nothing new at or after this virtual time. */
-    private readonly stopAtMs: number,
+    private stopAtMs: number,
   ) {
     const workers = buildWorkers(config, streams, this.watchLogs, this.listings);
     this.slots = workers.map((worker, i) => ({ worker, member: i % members.length, rng: streams.stream(`client/${i}/member`) }));
+  }
+
+  /** Workers start nothing new from `ms` on (a real-time run stopped early). */
+  stopAt(ms: number): void {
+    this.stopAtMs = Math.min(this.stopAtMs, ms);
   }
 
   get workers(): number {
