@@ -1,10 +1,10 @@
 // `raftsim view <trace> [--out FILE.html]`: draws a trace as one self-contained HTML page (sim/trace/view.ts).
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { readTraceFile, TraceError } from '../sim/trace/format.ts';
+import { dirname, resolve } from 'node:path';
 import { renderView } from '../sim/trace/view.ts';
 import { DEFAULT_MAX_MESSAGES } from '../sim/trace/view-model.ts';
 import { parseFlags, parseInteger } from './args.ts';
+import { readTraceArgument } from './trace-argument.ts';
 import { UsageError } from './usage.ts';
 
 export const usage = 'view <trace> [--out FILE.html] [--max-messages N]';
@@ -20,14 +20,9 @@ export async function run(argv: string[]): Promise<number> {
   const file = positionals[0]!;
   const out = values.out ?? defaultOutput(file);
   if (out.length === 0) throw new UsageError('--out needs a file name');
+  if (resolve(out) === resolve(file)) throw new UsageError(`--out ${out} is the trace itself; name another file`);
   const maxMessages = parseInteger('--max-messages', values['max-messages'], DEFAULT_MAX_MESSAGES, 0);
-  let trace;
-  try {
-    trace = readTraceFile(file);
-  } catch (err) {
-    if (err instanceof TraceError) throw new UsageError(err.message);
-    throw err;
-  }
+  const trace = readTraceArgument(file);
   const started = performance.now();
   const view = renderView(trace, { tracePath: file, maxMessages });
   try {

@@ -216,9 +216,13 @@
       ctx.beginPath(); ctx.moveTo(px, AXIS_H - 6); ctx.lineTo(px, AXIS_H); ctx.stroke();
       ctx.strokeStyle = 'rgba(0,0,0,0.05)';
       ctx.beginPath(); ctx.moveTo(px, AXIS_H); ctx.lineTo(px, layout.height); ctx.stroke();
-      ctx.fillStyle = '#445';
       const digits = step >= 1 ? 0 : Math.min(4, Math.ceil(-Math.log10(step)));
-      ctx.fillText(t.toFixed(digits), px, AXIS_H / 2 - 2);
+      const label = t.toFixed(digits);
+      const half = ctx.measureText(label).width / 2;
+      // A label that would be cut by either edge is left out; its tick stays.
+      if (px - half < GUTTER || px + half > w) continue;
+      ctx.fillStyle = '#445';
+      ctx.fillText(label, px, AXIS_H / 2 - 2);
     }
     ctx.textAlign = 'left';
   }
