@@ -220,7 +220,7 @@
       const label = t.toFixed(digits);
       const half = ctx.measureText(label).width / 2;
       // A label that would be cut by either edge is left out; its tick stays.
-      if (px - half < GUTTER || px + half > w) continue;
+      if (px - half < GUTTER || px + half > w - RIGHT) continue;
       ctx.fillStyle = '#445';
       ctx.fillText(label, px, AXIS_H / 2 - 2);
     }
@@ -613,7 +613,7 @@
     ctx.clearRect(0, 0, layout.width, layout.height);
     ctx.save();
     ctx.beginPath();
-    ctx.rect(GUTTER, 0, layout.width - GUTTER, layout.height);
+    ctx.rect(GUTTER, 0, plotWidth(), layout.height);
     ctx.clip();
     drawAxis();
     drawFaults();
