@@ -24,7 +24,7 @@ import { persistBatchFromRaft, persistedStateFromWal } from '../storage/raft-sto
 import { DataDirLockedError, WalCorruptionError, WalOpenError, WriteAheadLog } from '../storage/index.ts';
 import { PeerTransport } from '../transport/index.ts';
 import { clusterIdOf, hostPortOf, memberIdOf, type ServerConfig } from './config.ts';
-import { startClientServer, type HttpLimits, type ReplyHandler } from './http.ts';
+import { GO_MAX_FORM_BYTES, startClientServer, type HttpLimits, type ReplyHandler } from './http.ts';
 
 /** A refusal to start (bad data dir, port in use): one line for the operator. */
 export class StartupError extends Error {
@@ -46,6 +46,11 @@ export interface MemberOptions {
 const TAG_REPLICA = 1;
 const TAG_ATTRIBUTES = 2;
 const ATTRIBUTES_EVERY_MS = 1000;
+/** A logged write carries a whole v2 request: a form body of up to Go's 10 MiB and a key of up to the 1 MiB
+ * header limit, plus the command's own fields. */
+const MAX_ENTRY_BYTES = GO_MAX_FORM_BYTES + (1 << 20) + (64 << 10);
+/** One peer frame holds one message: an append with the largest entry, a forwarded write, or a snapshot. */
+const MAX_PEER_FRAME_BYTES = 64 << 20;
 
 interface Attributes {
   name: string;
@@ -120,6 +125,7 @@ export class EtcdMember {
         heartbeatIntervalMs: c.heartbeatIntervalMs,
         // The election jitter needs a different seed per process; the replica itself stays deterministic.
         seed: (Date.now() ^ process.pid) >>> 0,
+        maxEntryBytes: MAX_ENTRY_BYTES,
       },
       snapshotEvery: c.snapshotCount,
       members,
@@ -149,11 +155,12 @@ export class EtcdMember {
       host: peerListen.host,
       port: peerListen.port,
       onMessage: (from, body) => this.onPeerBytes(from, body),
+      maxFrameBytes: MAX_PEER_FRAME_BYTES,
       log: this.log,
     });
     this.syncPeers();
 
-    const limits: HttpLimits = { maxBodyBytes: c.maxRequestBytes, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, ...options.http };
+    const limits: HttpLimits = { maxBodyBytes: GO_MAX_FORM_BYTES, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, ...options.http };
     for (const url of c.listenClientUrls) {
       const { server, port } = await startClientServer(hostPortOf(url), this, limits);
       this.servers.push(server);

@@ -1,5 +1,6 @@
 // JSON bodies of the endpoints around the keys API (/v2/members, /v2/stats/self, /v2/stats/leader, /version,
 // /health), in etcd 3.4's field order. Pure text rendering; the member supplies the numbers.
+import { goJsonString } from '../../core/api/json.ts';
 import { formatRfc3339Nano } from '../../core/kv/time.ts';
 import type { MemberInfo } from '../../core/replica/index.ts';
 import type { PeerStats } from '../transport/index.ts';
@@ -16,9 +17,9 @@ export function membersJson(members: MemberInfo[]): string {
   return `{"members":[${members.map(memberJson).join(',')}]}\n`;
 }
 
-/** etcd's HTTP error body for the members and stats endpoints. */
+/** etcd's HTTP error body for the members and stats endpoints (json.Marshal: no trailing newline). */
 export function messageJson(message: string): string {
-  return JSON.stringify({ message }) + '\n';
+  return `{"message":${goJsonString(message)}}`;
 }
 
 /** A duration as Go's time.Duration.String prints it (e.g. 1h2m3.5s, 250ms), for leaderInfo.uptime. */
