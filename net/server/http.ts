@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { errorJson, eventJson, parseKeysRequest, renderKeysResponse, renderStoreStats, type HttpResponse } from '../../core/api/index.ts';
-import { decodeUtf8Lossless } from '../../core/api/form.ts';
+import { decodeUtf8Lossless, unescape } from '../../core/api/form.ts';
 import { ErrorCode, etcdError } from '../../core/kv/errors.ts';
 import { keysReplyOf, type MemberInfo, type ReplicaInput, type ReplicaReply } from '../../core/replica/index.ts';
 import { memberIdOf } from './config.ts';
@@ -57,14 +57,21 @@ function canonicalHeader(name: string): string {
     .join('-');
 }
 
-/**
- * `clusterId`: the keys API names the cluster on its JSON replies only (Go's mux answers, redirects, 404, 405, do
- * not), so 'json' means "when the reply is JSON"; the members API names it on every reply; /version, /health,
- * /v2/machines and /v2/stats/* never do (null).
- */
-function send(res: ServerResponse, response: HttpResponse, clusterId: string | null, extra: Record<string, string> = {}, clusterIdOn: 'json' | 'all' = 'json'): void {
+interface SendOptions {
+  /** 'json' (default): name the cluster on a JSON reply only, as the keys API does (Go's mux answers, redirects,
+   * 404, 405, do not); 'all': on every reply, as the members API does. */
+  clusterIdOn?: 'json' | 'all';
+  /** Headers beyond the response's own. */
+  extra?: Record<string, string>;
+  /** false for what Go's server answers before any handler (an unparsable request), which the CORS layer never sees. */
+  cors?: boolean;
+}
+
+/** `clusterId` null: /version, /health, /v2/machines and /v2/stats/* never name the cluster. */
+function send(res: ServerResponse, response: HttpResponse, clusterId: string | null, options: SendOptions = {}): void {
   if (res.headersSent || res.destroyed) return;
-  const headers: Record<string, string> = { ...CORS_HEADERS };
+  const { clusterIdOn = 'json', extra = {}, cors = true } = options;
+  const headers: Record<string, string> = cors ? { ...CORS_HEADERS } : {};
   for (const [k, v] of Object.entries({ ...response.headers, ...extra })) headers[canonicalHeader(k)] = v;
   if (clusterId !== null && (clusterIdOn === 'all' || headers['Content-Type'] === 'application/json')) headers['X-Etcd-Cluster-Id'] = clusterId;
   const body = Buffer.from(response.body, 'utf8');
@@ -73,8 +80,8 @@ function send(res: ServerResponse, response: HttpResponse, clusterId: string | n
   res.end(body);
 }
 
-function sendJson(res: ServerResponse, status: number, body: string, clusterId: string | null, extra: Record<string, string> = {}): void {
-  send(res, { status, headers: { 'content-type': 'application/json' }, body }, clusterId, extra);
+function sendJson(res: ServerResponse, status: number, body: string, clusterId: string | null): void {
+  send(res, { status, headers: { 'content-type': 'application/json' }, body }, clusterId);
 }
 
 /** Go's http.Error: plain text, nosniff. */
@@ -87,12 +94,17 @@ function methodNotAllowed(allowed: string[]): HttpResponse {
   return goError(405, 'Method Not Allowed', allowed.length === 0 ? {} : { allow: allowed.join(',') });
 }
 
-type Body = { ok: true; bytes: Buffer } | { ok: false; reason: 'too-large' | 'aborted' };
+type Body = { ok: true; bytes: Buffer } | { ok: false; reason: 'too-large'; drained: boolean } | { ok: false; reason: 'aborted' };
 
-/** Reads a request body up to `limit` bytes; a larger one is refused without buffering the rest. */
+/** Go's server reads on past an unread body by this much to keep the connection (net/http maxPostHandlerReadBytes). */
+const DRAIN_BYTES = 256 << 10;
+
+/**
+ * Reads a request body up to `limit` bytes. Past the limit, as Go's form parsing does, the body is refused but
+ * read on (discarded) for up to DRAIN_BYTES more, so a client still sending gets the reply instead of a reset;
+ * `drained` says whether the request ended within that, i.e. whether the connection can be kept.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Body> {
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (Number.isFinite(declared) && declared > limit) return Promise.resolve({ ok: false, reason: 'too-large' });
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -106,22 +118,21 @@ function readBody(req: IncomingMessage, limit: number): Promise<Body> {
     req.on('data', (chunk: Buffer) => {
       if (settled) return;
       size += chunk.length;
-      if (size > limit) {
-        settle({ ok: false, reason: 'too-large' });
-        return;
-      }
-      chunks.push(chunk);
+      if (size > limit + DRAIN_BYTES) settle({ ok: false, reason: 'too-large', drained: false });
+      else if (size <= limit) chunks.push(chunk);
     });
-    req.on('end', () => settle({ ok: true, bytes: Buffer.concat(chunks) }));
+    req.on('end', () => settle(size > limit ? { ok: false, reason: 'too-large', drained: true } : { ok: true, bytes: Buffer.concat(chunks) }));
     req.on('error', () => settle({ ok: false, reason: 'aborted' }));
     req.on('close', () => settle({ ok: false, reason: 'aborted' }));
   });
 }
 
-function refuseLargeBody(res: ServerResponse, clusterId: string): void {
-  // The rest of the body is never read: the connection closes after this reply.
+function refuseLargeBody(res: ServerResponse, clusterId: string, drained: boolean): void {
   const error = etcdError(ErrorCode.InvalidForm, 'http: POST too large', 0);
-  send(res, { status: 400, headers: { 'content-type': 'application/json', 'x-etcd-index': '0' }, body: errorJson(error) + '\n' }, clusterId, { connection: 'close' });
+  const response: HttpResponse = { status: 400, headers: { 'content-type': 'application/json', 'x-etcd-index': '0' }, body: errorJson(error) + '\n' };
+  if (drained) return send(res, response, clusterId);
+  // The rest of the body is never read: the connection closes after this reply.
+  send(res, response, clusterId, { extra: { connection: 'close' } });
   res.on('finish', () => res.socket?.destroySoon());
 }
 
@@ -172,9 +183,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, member: MemberF
   const query = q < 0 ? '' : target.slice(q + 1);
   const body = await readBody(req, limits.maxBodyBytes);
   if (!body.ok) {
-    if (body.reason === 'too-large') refuseLargeBody(res, member.clusterId);
+    if (body.reason === 'too-large') refuseLargeBody(res, member.clusterId, body.drained);
     return;
   }
+  // etcd's CORS layer answers every preflight itself, whatever the path, once Go's server has parsed the request.
+  if (method === 'OPTIONS' && unescape(path, false).ok) return send(res, { status: 200, headers: {}, body: '' }, null);
   // etcd's /version, /health and stats handlers allow GET only (HEAD too is 405); /v2/machines allows HEAD.
   const getOnly = ['/version', '/health', '/v2/stats/self', '/v2/stats/leader', '/v2/stats/store'];
   if (getOnly.includes(path) && method !== 'GET') return send(res, methodNotAllowed(['GET']), null);
@@ -224,8 +237,10 @@ function handleKeys(req: IncomingMessage, res: ServerResponse, member: MemberFac
   const parsed = parseKeysRequest({ method, path, query, body: decodeUtf8Lossless(body), contentType });
   if (!parsed.ok) {
     const rendered = renderKeysResponse(parsed.reply, { method });
-    if (rendered.status === 400 && rendered.headers.connection === 'close') res.on('finish', () => res.socket?.destroySoon());
-    return send(res, rendered, member.clusterId);
+    // A path Go cannot decode is refused by its server before etcd's handlers (and their CORS layer) see it.
+    const refusedByServer = rendered.status === 400 && rendered.headers.connection === 'close';
+    if (refusedByServer) res.on('finish', () => res.socket?.destroySoon());
+    return send(res, rendered, member.clusterId, { cors: !refusedByServer });
   }
   const request = parsed.request;
   let streaming = false;
@@ -273,7 +288,7 @@ function handleKeys(req: IncomingMessage, res: ServerResponse, member: MemberFac
 /** etcd's members handler: every reply names the cluster; methods other than these four are refused. */
 function handleMembers(req: IncomingMessage, res: ServerResponse, member: MemberFacade, method: string, path: string, body: Buffer): void {
   const cid = member.clusterId;
-  const reply = (response: HttpResponse) => send(res, response, cid, {}, 'all');
+  const reply = (response: HttpResponse) => send(res, response, cid, { clusterIdOn: 'all' });
   const json = (status: number, text: string) => reply({ status, headers: { 'content-type': 'application/json' }, body: text });
   const rest = path.replace(/^\/v2\/members\/?/, '');
   switch (method) {
@@ -315,7 +330,8 @@ function handleMembers(req: IncomingMessage, res: ServerResponse, member: Member
       if (rest === '') return reply(methodNotAllowed([]));
       return reply(goError(501, 'Not Implemented'));
     default:
-      return reply(methodNotAllowed(['GET', 'POST', 'DELETE', 'PUT']));
+      // etcd's allowMethod runs before the handler names the cluster.
+      return send(res, methodNotAllowed(['GET', 'POST', 'DELETE', 'PUT']), null);
   }
 }
 

@@ -63,7 +63,7 @@ export interface SelfStatsInput {
   sendAppendRequestCnt: number;
 }
 
-/** /v2/stats/self. etcd leaves out the package and bandwidth rates when they are zero; raftsim does not
+/** /v2/stats/self (json.Marshal, so no trailing newline, as for every stats body). etcd leaves out the package and bandwidth rates when they are zero; raftsim does not
  * measure them, so they are always left out. */
 export function selfStatsJson(s: SelfStatsInput): string {
   const body = {
@@ -79,7 +79,7 @@ export function selfStatsJson(s: SelfStatsInput): string {
     recvAppendRequestCnt: s.recvAppendRequestCnt,
     sendAppendRequestCnt: s.sendAppendRequestCnt,
   };
-  return JSON.stringify(body) + '\n';
+  return JSON.stringify(body);
 }
 
 /** /v2/stats/leader: per follower, round-trip latency (ms) on the peer link and message counts. A message
@@ -100,7 +100,7 @@ export function leaderStatsJson(leaderId: string, followers: Record<string, Peer
       counts: { fail: (s?.dropped ?? 0) + (s?.connectionFailures ?? 0), success: s?.sent ?? 0 },
     };
   }
-  return JSON.stringify({ leader: leaderId, followers: out }) + '\n';
+  return JSON.stringify({ leader: leaderId, followers: out });
 }
 
 export function versionJson(): string {
