@@ -326,9 +326,9 @@ function handleMembers(req: IncomingMessage, res: ServerResponse, member: Member
       );
     }
     case 'PUT':
-      // Member update (new peer URLs) is not implemented; docs/COMPATIBILITY.md lists it.
+      // Member update (new peer URLs) is not supported: docs/COMPATIBILITY.md says why.
       if (rest === '') return reply(methodNotAllowed([]));
-      return reply(goError(501, 'Not Implemented'));
+      return json(501, messageJson('member update is not supported by raftsim: remove the member and add it again with its new peer URLs'));
     default:
       // etcd's allowMethod runs before the handler names the cluster.
       return send(res, methodNotAllowed(['GET', 'POST', 'DELETE', 'PUT']), null);
