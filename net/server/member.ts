@@ -134,6 +134,8 @@ export class EtcdMember {
         maxEntryBytes: MAX_ENTRY_BYTES,
       },
       snapshotEvery: c.snapshotCount,
+      // etcd's request timeout: 5 s plus two election timeouts.
+      requestTimeoutMs: 5000 + 2 * c.electionTimeoutMs,
       members,
     };
   }

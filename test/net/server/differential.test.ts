@@ -49,9 +49,11 @@ const SCRIPT = [...conformanceCases, ...DIFFERENTIAL_ONLY];
  * The groups of the script sent through a follower (the group is an id's first word). Each starts with a write,
  * which the follower forwards and answers once it has applied it, so the follower's reads and watches that follow
  * see everything before them (a read sent to a follower right after a write through the leader could be stale,
- * as in etcd). Going back to the leader is always safe: the leader applies before any follower.
+ * as in etcd); 'hostile' and 'previndex' continue a follower stretch instead. Going back to the leader is always
+ * safe: the leader applies before any follower. Wrapped TTLs and a uint64 prevIndex are forwarded this way too;
+ * the 10 MiB bodies go to the leader, where they cost one hop less on a loaded machine.
  */
-const THROUGH_FOLLOWER = new Set(['cas', 'cad', 'dir', 'inorder', 'hidden', 'ttl', 'ttl2', 'oversized']);
+const THROUGH_FOLLOWER = new Set(['cas', 'cad', 'dir', 'inorder', 'hidden', 'ttl', 'ttl2', 'hostile', 'previndex']);
 const groupOf = (c: ConformanceCase) => c.id.split('-')[0]!;
 
 let etcd: EtcdServer;
