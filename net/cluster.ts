@@ -30,6 +30,8 @@ export interface LocalClusterOptions {
   electionTimeoutMs?: number;
   /** Extra flags for every member. */
   extraArgs?: string[];
+  /** Bootstrap through this etcd v2 discovery URL instead of --initial-cluster (the token's size must be set). */
+  discovery?: string;
   /** Run members from this entry point (a bin/main.ts, e.g. of a mutated copy) instead of bin/raftsim. */
   entry?: string;
   /** Run this etcd-compatible server binary (e.g. /usr/bin/etcd) with the same flags instead of `raftsim serve`. */
@@ -180,8 +182,9 @@ export class LocalCluster {
       `--advertise-client-urls=${m.clientUrl}`,
       `--listen-peer-urls=${m.peerUrl}`,
       `--initial-advertise-peer-urls=${m.peerUrl}`,
-      `--initial-cluster=${this.members.map((x) => `${x.name}=${x.peerUrl}`).join(',')}`,
-      `--initial-cluster-state=${state}`,
+      ...(o.discovery === undefined
+        ? [`--initial-cluster=${this.members.map((x) => `${x.name}=${x.peerUrl}`).join(',')}`, `--initial-cluster-state=${state}`]
+        : [`--discovery=${o.discovery}`]),
       `--initial-cluster-token=${o.token ?? 'raftsim-local'}`,
       ...(o.heartbeatIntervalMs === undefined ? [] : [`--heartbeat-interval=${o.heartbeatIntervalMs}`]),
       ...(o.electionTimeoutMs === undefined ? [] : [`--election-timeout=${o.electionTimeoutMs}`]),
