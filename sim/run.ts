@@ -29,7 +29,9 @@ import { nodeIds, resolveConfig, type PartialRunConfig, type RunConfig } from '.
 import { peerCodec, replicaProgram, type DriverInput, type DriverOutput, type DriverSample, type DriverState } from './driver/replica-program.ts';
 import type { PeerMessage } from '../core/replica/index.ts';
 import type { StoreEvent } from '../core/kv/index.ts';
-import { generateNemesis, type NemesisEvent } from './world/nemesis.ts';
+import { MembershipClient, type MembershipChangeRecord } from './clients/membership.ts';
+import { installRunNemesis, type FiredNemesis } from './nemesis-targets.ts';
+import { generateNemesis, needsRun, type NemesisEvent, type RunNemesisEvent } from './world/nemesis.ts';
 import { RandomStreams } from './world/random.ts';
 import { World, type MessageCodec, type TrailEntry, type WorldSummary } from './world/world.ts';
 
@@ -87,7 +89,11 @@ export interface RunResult {
   observations: RaftObservations;
   committedEvents: CommittedEvent[];
   watches: WatchRecord[];
-  nemesis: NemesisEvent[];
+  nemesis: RunNemesisEvent[];
+  /** A schedule with targets or run-only actions: each event as it was carried out (empty otherwise). */
+  fired: FiredNemesis[];
+  /** Membership changes the nemesis asked for, and when each took effect. */
+  membershipChanges: MembershipChangeRecord[];
   linearizability: LinearizabilityResult;
   verdicts: CheckResult[];
   summary: RunSummary;
@@ -113,7 +119,7 @@ function sameEvent(a: CommittedEvent, b: CommittedEvent): boolean {
 }
 
 /** The nemesis schedule a config asks for; generated ones come from the `nemesis` stream only. */
-export function nemesisSchedule(config: RunConfig, seed: number, nodes: readonly string[]): NemesisEvent[] {
+export function nemesisSchedule(config: RunConfig, seed: number, nodes: readonly string[]): RunNemesisEvent[] {
   const n = config.nemesis;
   if (n.kind === 'none') return [];
   if (n.kind === 'schedule') return n.events;
@@ -129,17 +135,17 @@ export function nemesisSchedule(config: RunConfig, seed: number, nodes: readonly
 }
 
 /** Periods in which a fault may have left the cluster without a leader able to commit, padded by an election. */
-function disruptedPeriods(schedule: readonly NemesisEvent[], padMs: number, endMs: number): Array<{ from: number; to: number }> {
+function disruptedPeriods(schedule: readonly RunNemesisEvent[], padMs: number, endMs: number): Array<{ from: number; to: number }> {
   const periods: Array<{ from: number; to: number }> = [];
   schedule.forEach((e, i) => {
-    const undone = (pred: (x: NemesisEvent) => boolean): number => schedule.slice(i + 1).find(pred)?.atMs ?? endMs;
+    const undone = (pred: (x: RunNemesisEvent) => boolean): number => schedule.slice(i + 1).find(pred)?.atMs ?? endMs;
     let to: number | null = null;
     switch (e.kind) {
       case 'isolate': case 'split': case 'bridge': case 'one-way':
         to = undone((x) => x.kind === 'heal');
         break;
       case 'crash':
-        to = undone((x) => x.kind === 'restart' && x.node === e.node);
+        to = e.restartAfterMs !== undefined ? e.atMs + e.restartAfterMs : undone((x) => x.kind === 'restart' && x.node === e.node);
         break;
       case 'pause':
         to = undone((x) => x.kind === 'resume' && x.node === e.node);
@@ -150,7 +156,7 @@ function disruptedPeriods(schedule: readonly NemesisEvent[], padMs: number, endM
       case 'disk-slow':
         if (e.factor > 1) to = undone((x) => x.kind === 'disk-slow' && x.node === e.node);
         break;
-      case 'clock-jump': case 'clock-drift':
+      case 'clock-jump': case 'clock-drift': case 'member-add': case 'member-remove':
         to = e.atMs;
         break;
       default:
@@ -196,10 +202,20 @@ export function runSimulation(options: RunOptions): RunResult {
   const committed = new Map<number, CommittedEvent>();
   const agreement: Violation[] = [];
   const indexOf = new Map(ids.map((id, i) => [id, i]));
+  // Members added by the nemesis get the next indexes.
+  const indexFor = (id: string): number => {
+    let i = indexOf.get(id);
+    if (i === undefined) {
+      indexOf.set(id, (i = indexOf.size));
+      logs.push([]);
+    }
+    return i;
+  };
   let leaderChanges = 0;
   let lastLeaderTerm = 0;
   let refusedToStart = 0;
   let pool: ClientPool | null = null;
+  let membership: MembershipClient | null = null;
   const expiries: Array<{ key: string; index: number; call: number; ret: number }> = [];
 
   const observeSample = (node: number, s: DriverSample, time: number): void => {
@@ -223,17 +239,18 @@ export function runSimulation(options: RunOptions): RunResult {
   };
 
   const onOutput = (id: string, out: DriverOutput, time: number): void => {
-    const node = indexOf.get(id)!;
+    const node = indexFor(id);
     switch (out.kind) {
       case 'sample':
         return observeSample(node, out.sample, time);
       case 'reply': {
+        if (membership!.owns(out.token)) return membership!.onReply(out.token, out.reply);
         const acked = pool!.onReply(out.token, out.reply, out.entry);
         if (acked !== null) acked.digest = logs[node]![acked.raftIndex - 1]?.[1] ?? '(not in the member log)';
         return;
       }
       case 'refused':
-        return pool!.onRefused(out.token);
+        return membership!.owns(out.token) ? membership!.onRefused(out.token) : pool!.onRefused(out.token);
       case 'boot':
         if (out.halted !== null) refusedToStart++;
         if (out.incarnation > 1) samples.push({ ...lastSampleOf(node, time), event: 'crash' });
@@ -278,14 +295,22 @@ export function runSimulation(options: RunOptions): RunResult {
     network: { defaultLink: config.network },
     disk: { syncLatency: config.disk.syncLatency, faultsOn: config.disk.faultsOn, faults: config.disk.faults },
     clocks,
-    nemesis: schedule,
+    // Targets and run-only actions are carried out by installRunNemesis below; a plain schedule goes to the world.
+    nemesis: needsRun(schedule) ? [] : (schedule as NemesisEvent[]),
     trail: options.trail,
     onOutput: onOutput,
     onInputDropped: (_id, input) => {
-      if (input.kind === 'request') pool!.onRefused(input.token);
+      if (input.kind === 'cancel') return;
+      if (membership!.owns(input.token)) membership!.onRefused(input.token);
+      else pool!.onRefused(input.token);
     },
   });
   pool = new ClientPool(world, ids, config, world.streams, config.durationMs);
+  membership = new MembershipClient(world, endMs);
+  const clients = pool;
+  const fired = needsRun(schedule)
+    ? installRunNemesis(world, schedule, { membership, crashInstance: (i, after) => clients.crashInstance(i, after), untilMs: config.durationMs })
+    : [];
   pool.start();
   options.onWorld?.(world);
 
@@ -329,6 +354,7 @@ export function runSimulation(options: RunOptions): RunResult {
     expiryTickMs: config.replica.expiryIntervalMs + 2 * electionMs + config.replica.requestTimeoutMs,
     clockErrorMs: 2 * config.clocks.maxOffsetMs + (2 * config.clocks.maxDriftPpm * endMs) / 1e6 + 2 * config.tickMs + (clockFaults ? maxJump : 0),
     leaderless: disruptedPeriods(schedule, 3 * electionMs + config.replica.expiryIntervalMs, endMs),
+    observedUntilMs: world.now,
   });
   const committedEvents = [...committed.values()].sort((a, b) => a.index - b.index);
   const watches: WatchRecord[] = pool.watchLogs.map((w) => {
@@ -338,6 +364,7 @@ export function runSimulation(options: RunOptions): RunResult {
       recursive: w.recursive,
       waitIndex: w.waitIndex,
       stream: false,
+      sent: w.sent,
       received: w.received.map(({ event, time }) => ({ ...committedEventOf(event), time })),
     };
     if (w.cleared) r.cleared = w.cleared;
@@ -392,6 +419,8 @@ export function runSimulation(options: RunOptions): RunResult {
     committedEvents,
     watches,
     nemesis: schedule,
+    fired,
+    membershipChanges: membership.changes,
     linearizability,
     verdicts,
     summary,
