@@ -31,7 +31,7 @@ import type { PeerMessage } from '../core/replica/index.ts';
 import type { StoreEvent } from '../core/kv/index.ts';
 import { MembershipClient, type MembershipChangeRecord } from './clients/membership.ts';
 import { installRunNemesis, type FiredNemesis } from './nemesis-targets.ts';
-import { generateNemesis, needsRun, type NemesisEvent, type RunNemesisEvent } from './world/nemesis.ts';
+import { describeRunNemesis, generateNemesis, needsRun, type NemesisEvent, type RunNemesisEvent } from './world/nemesis.ts';
 import { RandomStreams } from './world/random.ts';
 import { World, type MessageCodec, type TrailEntry, type WorldSummary } from './world/world.ts';
 
@@ -78,6 +78,8 @@ export interface RunSummary {
   speedup: number;
   hash: string;
   verdicts: Array<{ checker: string; ok: boolean; summary: string }>;
+  /** Schedules with targets or run-only actions: one line per event, what it hit (see `RunResult.fired`). */
+  targeted?: string[];
 }
 
 export interface RunResult {
@@ -165,6 +167,17 @@ function disruptedPeriods(schedule: readonly RunNemesisEvent[], padMs: number, e
     if (to !== null) periods.push({ from: e.atMs, to: to + padMs });
   });
   return periods;
+}
+
+function describeFired(f: FiredNemesis, changes: readonly MembershipChangeRecord[]): string {
+  if (f.firedMs === null) return `t=${f.scheduledMs} ${f.text}: never fired (${f.note ?? 'run ended'})`;
+  const member = f.actions.find((a) => a.kind === 'member-add' || a.kind === 'member-remove') as { kind: string; node: string } | undefined;
+  const change = member && changes.find((c) => `member-${c.kind}` === member.kind && c.node === member.node && c.requestedMs === f.firedMs);
+  const applied = change === undefined ? '' : change.appliedMs === null ? '; never applied' : `; in the configuration at ${Math.round(change.appliedMs)} ms`;
+  const did = f.actions.map((a) => describeRunNemesis(a)).join(', ');
+  const leader = f.leader === null ? 'no leader' : `leader ${f.leader.id}, term ${f.leader.term}`;
+  const inFlight = f.inFlight === undefined ? '' : `; write ${f.inFlight.index} in flight (commit ${f.inFlight.commit}, on ${f.inFlight.holders.join(',')})`;
+  return `t=${Math.round(f.firedMs)} ${f.text} -> ${did} (${leader}${inFlight}${applied})${f.note === undefined ? '' : `; ${f.note}`}`;
 }
 
 /** Runs one simulation and judges it. Throws ConfigError (one line) on a bad config. */
@@ -409,6 +422,7 @@ export function runSimulation(options: RunOptions): RunResult {
     hash: world.runHash(),
     verdicts: verdicts.map((v) => ({ checker: v.checker, ok: v.ok, summary: v.summary })),
   };
+  if (fired.length > 0) summary.targeted = fired.map((f) => describeFired(f, membership!.changes));
   return {
     config,
     seed,
