@@ -136,6 +136,15 @@ export function nemesisSchedule(config: RunConfig, seed: number, nodes: readonly
   });
 }
 
+/** A run schedule as it was carried out: when each event really fired (targets may wait), with the nodes it hit. */
+function asCarriedOut(schedule: readonly RunNemesisEvent[], fired: readonly FiredNemesis[]): RunNemesisEvent[] {
+  if (fired.length === 0) return [...schedule];
+  return schedule.flatMap((e, i) => {
+    const f = fired[i]!;
+    return f.firedMs === null ? [] : [{ ...e, ...f.actions[0], atMs: f.firedMs } as RunNemesisEvent];
+  });
+}
+
 /** Periods in which a fault may have left the cluster without a leader able to commit, padded by an election. */
 function disruptedPeriods(schedule: readonly RunNemesisEvent[], padMs: number, endMs: number): Array<{ from: number; to: number }> {
   const periods: Array<{ from: number; to: number }> = [];
@@ -366,7 +375,7 @@ export function runSimulation(options: RunOptions): RunResult {
   const ttl = checkTtl(history.ops, {
     expiryTickMs: config.replica.expiryIntervalMs + 2 * electionMs + config.replica.requestTimeoutMs,
     clockErrorMs: 2 * config.clocks.maxOffsetMs + (2 * config.clocks.maxDriftPpm * endMs) / 1e6 + 2 * config.tickMs + (clockFaults ? maxJump : 0),
-    leaderless: disruptedPeriods(schedule, 3 * electionMs + config.replica.expiryIntervalMs, endMs),
+    leaderless: disruptedPeriods(asCarriedOut(schedule, fired), 3 * electionMs + config.replica.expiryIntervalMs, endMs),
     observedUntilMs: world.now,
   });
   const committedEvents = [...committed.values()].sort((a, b) => a.index - b.index);
