@@ -383,6 +383,8 @@ export function validateRunNemesis(events: readonly unknown[], nodes: readonly N
       }
       return stand;
     };
+    // Run-only actions are checked here; in the world-level pass a no-op stands in for them, so that pass still
+    // checks their atMs and every problem keeps its event number.
     if (e.kind === 'member-add') {
       if (typeof e.node !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(e.node)) problems.push(`${where} (member-add): node must be a new node id, got ${JSON.stringify(e.node)}`);
       else if (nodes.includes(e.node) || added.has(e.node)) problems.push(`${where} (member-add): ${e.node} already exists`);
