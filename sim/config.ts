@@ -3,9 +3,8 @@
 // field, giving one line per problem instead of a crash mid-run.
 import type { DiskFaults } from './world/disk.ts';
 import type { LatencyModel } from './world/latency.ts';
-import type { NemesisEvent, NemesisFamily } from './world/nemesis.ts';
+import { validateRunNemesis, type NemesisFamily, type RunNemesisEvent } from './world/nemesis.ts';
 import { validateLatency } from './world/latency.ts';
-import { validateNemesis } from './world/nemesis.ts';
 
 export type WorkloadKind = 'register' | 'multi-key' | 'discovery' | 'queue' | 'mixed';
 
@@ -32,6 +31,9 @@ export interface WorkloadConfig {
   refreshMs: number;
   /** Watchers following a prefix with waitIndex. */
   watchers: number;
+  /** Per member, read-only clients of the register key that stay with that member whatever happens (so a
+   * partitioned member's reads reach the history). */
+  pinnedReaders: number;
 }
 
 export interface NemesisConfig {
@@ -42,7 +44,8 @@ export interface NemesisConfig {
   /** Relative weights of fault families (generated). */
   weights: Partial<Record<NemesisFamily, number>>;
   maxClockJumpMs: number;
-  events: NemesisEvent[];
+  /** The schedule (`schedule`): node ids, or targets resolved when an event fires (see sim/world/nemesis.ts). */
+  events: RunNemesisEvent[];
 }
 
 export interface RunConfig {
@@ -102,6 +105,7 @@ export const DEFAULT_CONFIG: RunConfig = {
     ttlSeconds: 3,
     refreshMs: 1000,
     watchers: 2,
+    pinnedReaders: 0,
   },
   nemesis: {
     kind: 'generated',
@@ -180,6 +184,7 @@ export function configProblems(c: RunConfig): string[] {
   int('workload.ttlSeconds', w.ttlSeconds, 1, 3600);
   int('workload.refreshMs', w.refreshMs, 1);
   int('workload.watchers', w.watchers, 0, 1000);
+  int('workload.pinnedReaders', w.pinnedReaders, 0, 100);
   const n = c.nemesis;
   if (!['none', 'generated', 'schedule'].includes(n.kind)) problems.push(`nemesis.kind must be none, generated or schedule, got ${JSON.stringify(n.kind)}`);
   num('nemesis.meanGapMs', n.meanGapMs, 1, 1e9);
@@ -190,7 +195,7 @@ export function configProblems(c: RunConfig): string[] {
     else num(`nemesis.weights.${k}`, v, 0, 1e6);
   }
   if (!Array.isArray(n.events)) problems.push('nemesis.events must be a list');
-  else if (n.kind === 'schedule' && Number.isInteger(c.nodes)) problems.push(...validateNemesis(n.events, nodeIds(c)));
+  else if (n.kind === 'schedule' && Number.isInteger(c.nodes)) problems.push(...validateRunNemesis(n.events, nodeIds(c)).map((p) => `nemesis.events: ${p}`));
   int('checks.linearizabilityTimeoutMs', c.checks.linearizabilityTimeoutMs, 1);
   return problems;
 }

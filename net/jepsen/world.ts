@@ -55,6 +55,8 @@ export class RealTimeClientWorld implements ClientWorld {
       this.inflight.delete(input.token);
       return;
     }
+    // Membership changes are the simulator's nemesis; Jepsen mode's faults are process kills and pauses.
+    if (input.kind !== 'request') throw new Error(`Jepsen mode sends only keys requests, not ${input.kind}`);
     const endpoint = this.endpoints.get(node);
     if (endpoint === undefined) throw new Error(`no endpoint for member ${node}`);
     const controller = new AbortController();

@@ -18,6 +18,7 @@ import {
   discoveryReader,
   discoveryWorker,
   multiKeyWorker,
+  pinnedRegisterReader,
   queueConsumer,
   queueProducer,
   registerWorker,
@@ -54,6 +55,8 @@ export interface ClientStats {
 interface Attempt {
   token: number;
   worker: number;
+  /** The worker's life it belongs to: a reply to an earlier life is recorded but starts nothing new. */
+  life: number;
   op: PlannedOp;
   member: number;
   call: number;
@@ -66,10 +69,13 @@ interface WorkerSlot {
   worker: Worker;
   member: number;
   rng: ReturnType<RandomStreams['stream']>;
+  /** Bumped when the client process dies and when it starts again. */
+  life: number;
+  down: boolean;
 }
 
 /** Builds the workers a workload asks for: `mixed` runs every kind side by side. */
-function buildWorkers(config: RunConfig, streams: RandomStreams, watchLogs: WatchLog[], listings: QueueListing[]): Worker[] {
+function buildWorkers(config: RunConfig, streams: RandomStreams, members: number, watchLogs: WatchLog[], listings: QueueListing[]): Worker[] {
   const w = config.workload;
   const workers: Worker[] = [];
   const rng = (name: string) => streams.stream(`client/${name}`);
@@ -93,6 +99,7 @@ function buildWorkers(config: RunConfig, streams: RandomStreams, watchLogs: Watc
       workers.push(watchWorker(w, i, prefix, watchLogs));
     }
   }
+  for (let m = 0; m < members * w.pinnedReaders; m++) workers.push(pinnedRegisterReader(rng(`pinned-reader-${m}`), w, m % members));
   return workers;
 }
 
@@ -130,8 +137,8 @@ export class ClientPool {
     /** Workers start nothing new at or after this virtual time. */
     private stopAtMs: number,
   ) {
-    const workers = buildWorkers(config, streams, this.watchLogs, this.listings);
-    this.slots = workers.map((worker, i) => ({ worker, member: i % members.length, rng: streams.stream(`client/${i}/member`) }));
+    const workers = buildWorkers(config, streams, members.length, this.watchLogs, this.listings);
+    this.slots = workers.map((worker, i) => ({ worker, member: worker.pinnedMember ?? i % members.length, rng: streams.stream(`client/${i}/member`), life: 0, down: false }));
   }
 
   /** Workers start nothing new from `ms` on (a real-time run stopped early). */
@@ -150,10 +157,33 @@ export class ClientPool {
     });
   }
 
-  private issue(worker: number, retryOf: PlannedOp | null, retry: number): void {
+  /**
+   * Service-discovery instance `instance` dies: once the request it has in flight (if any) ends, it sends
+   * nothing more, so its registration is left to expire; `restartAfterMs` later it starts again and registers
+   * afresh. False when there is no such instance.
+   */
+  crashInstance(instance: number, restartAfterMs?: number): boolean {
+    const worker = this.slots.map((s, i) => [s, i] as const).filter(([s]) => s.worker.kind === 'discovery')[instance]?.[1];
+    if (worker === undefined) return false;
+    const slot = this.slots[worker]!;
+    slot.life++;
+    slot.down = true;
+    if (restartAfterMs !== undefined) {
+      this.world.at(this.world.now + restartAfterMs, `instance ${instance} restart`, () => {
+        slot.life++;
+        slot.down = false;
+        slot.worker.restart?.();
+        this.issue(worker, null, 0);
+      });
+    }
+    return true;
+  }
+
+  private issue(worker: number, retryOf: PlannedOp | null, retry: number, life = this.slots[worker]!.life): void {
     const now = this.world.now;
     if (now >= this.stopAtMs) return;
     const slot = this.slots[worker]!;
+    if (slot.down || life !== slot.life) return;
     let op: PlannedOp;
     if (retryOf !== null) op = retryOf;
     else {
@@ -170,7 +200,7 @@ export class ClientPool {
     if (op.history !== null && op.history.key !== null) {
       historyId = this.recorder.invoke(worker, op.history.key, op.history.input, now, { member: slot.member });
     }
-    const attempt: Attempt = { token, worker, op, member: slot.member, call: now, retry, historyId };
+    const attempt: Attempt = { token, worker, life, op, member: slot.member, call: now, retry, historyId };
     this.pending.set(token, attempt);
     if (retry > 0) this.stats.retries++;
     this.world.input(this.members[slot.member]!, { kind: 'request', token, request: op.request });
@@ -230,14 +260,14 @@ export class ClientPool {
       this.stats[result.outcome]++;
     }
     if (result.event !== null && a.op.history === null && a.op.request.wait) this.stats.watchEvents++;
-    const moveMember = moveOn || result.outcome !== 'ok';
+    const moveMember = (moveOn || result.outcome !== 'ok') && slot.worker.pinnedMember === undefined;
     if (moveMember && this.members.length > 1) slot.member = (slot.member + 1 + slot.rng.int(0, this.members.length - 2)) % this.members.length;
     if (result.outcome === 'fail' && !result.timedOut && a.retry < this.config.workload.retries) {
-      this.world.at(now + 20 * (a.retry + 1), `client ${a.worker} retry`, () => this.issue(a.worker, a.op, a.retry + 1));
+      this.world.at(now + 20 * (a.retry + 1), `client ${a.worker} retry`, () => this.issue(a.worker, a.op, a.retry + 1, a.life));
       return historyId;
     }
     const waitMs = slot.worker.settle(a.op, result, now);
-    this.world.at(now + waitMs, `client ${a.worker} next`, () => this.issue(a.worker, null, 0));
+    this.world.at(now + waitMs, `client ${a.worker} next`, () => this.issue(a.worker, null, 0, a.life));
     return historyId;
   }
 }

@@ -53,6 +53,10 @@ export interface Worker {
   next(now: number): PlannedOp | { waitMs: number } | null;
   /** The outcome of the request `next` returned; returns how long to wait before the next one. */
   settle(op: PlannedOp, result: OpResult, now: number): number;
+  /** Sends every request to this member (an index into the pool's members) for good, instead of moving on. */
+  readonly pinnedMember?: number;
+  /** The client process died and starts again: forget what it knew. */
+  restart?(): void;
 }
 
 function readOf(rng: RandomStream, w: WorkloadConfig, path: string, extra: Partial<KeysRequest> = {}): PlannedOp {
@@ -66,6 +70,16 @@ function readOf(rng: RandomStream, w: WorkloadConfig, path: string, extra: Parti
 
 function think(rng: RandomStream, w: WorkloadConfig): number {
   return w.thinkMs > 0 ? rng.exponential(w.thinkMs) : 0;
+}
+
+/** Reads of the register key only, always through one member: what a client of that member alone would see. */
+export function pinnedRegisterReader(rng: RandomStream, w: WorkloadConfig, member: number): Worker {
+  return {
+    kind: 'register-reader',
+    pinnedMember: member,
+    next: () => readOf(rng, w, REGISTER_KEY),
+    settle: () => think(rng, w),
+  };
 }
 
 export function registerWorker(rng: RandomStream, w: WorkloadConfig): Worker {
@@ -155,6 +169,9 @@ export function discoveryWorker(rng: RandomStream, w: WorkloadConfig, instance: 
       // Refresh on the period whatever happened; a little jitter keeps instances from moving in lockstep.
       return w.refreshMs * rng.uniform(0.9, 1);
     },
+    restart() {
+      registered = false;
+    },
   };
 }
 
@@ -175,6 +192,8 @@ export interface WatchLog {
   key: string;
   recursive: boolean;
   waitIndex: number;
+  /** When the watch request was sent. */
+  sent: number;
   received: Array<{ event: StoreEvent; time: number }>;
   cleared?: { time: number; index: number };
 }
@@ -185,8 +204,8 @@ export function watchWorker(w: WorkloadConfig, watcher: number, prefix: string, 
   let current: WatchLog | null = null;
   return {
     kind: 'watch',
-    next() {
-      current = { watcher, key: prefix, recursive: true, waitIndex: nextIndex, received: [] };
+    next(now) {
+      current = { watcher, key: prefix, recursive: true, waitIndex: nextIndex, sent: now, received: [] };
       return {
         request: keysRequest('GET', prefix, { wait: true, recursive: true, waitIndex: nextIndex }),
         history: null,

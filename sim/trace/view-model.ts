@@ -5,7 +5,7 @@
 // Only what the page draws is embedded, as flat number arrays (times rounded to the microsecond, messages
 // delta-encoded), so a 35-second run becomes a page of a few megabytes that draws in milliseconds.
 import { etcdModel } from '../check/models/etcd.ts';
-import { describeNemesis, type NemesisEvent, type NemesisFamily } from '../world/nemesis.ts';
+import { describeRunNemesis, type RunNemesisEvent, type NemesisFamily } from '../world/nemesis.ts';
 import { describeExpectation } from '../../scenarios/types.ts';
 import type { NodeChange, Trace, TraceVerdict } from './format.ts';
 
@@ -34,7 +34,8 @@ export interface LaneData {
   marks: number[];
 }
 
-export type FaultFamily = NemesisFamily;
+/** The nemesis families, plus membership changes (members added or removed through Raft). */
+export type FaultFamily = NemesisFamily | 'membership';
 
 /** A fault from its start to its recovery (`end === start` for an instant such as a clock jump). */
 export interface FaultSpan {
@@ -183,7 +184,7 @@ export function nodeLanes(nodes: readonly string[], changes: readonly NodeChange
 // ---- faults ----
 
 /** The fault family of a nemesis action, for colours and the legend. */
-export function faultFamily(kind: NemesisEvent['kind']): FaultFamily {
+export function faultFamily(kind: RunNemesisEvent['kind']): FaultFamily {
   switch (kind) {
     case 'isolate': case 'split': case 'bridge': case 'one-way': case 'heal':
       return 'partition';
@@ -197,6 +198,10 @@ export function faultFamily(kind: NemesisEvent['kind']): FaultFamily {
       return 'disk';
     case 'link': case 'link-reset':
       return 'network';
+    case 'member-add': case 'member-remove':
+      return 'membership';
+    case 'instance-crash':
+      return 'crash';
   }
 }
 
@@ -206,12 +211,12 @@ export function faultFamily(kind: NemesisEvent['kind']): FaultFamily {
  * until the node's next setting of the same knob, a link setting until a link-reset covering it. Clock jumps
  * and disk corruption are instants. Faults never recovered last until `endMs`.
  */
-export function faultSpans(schedule: readonly NemesisEvent[], nodes: readonly string[], endMs: number): FaultSpan[] {
+export function faultSpans(schedule: readonly RunNemesisEvent[], nodes: readonly string[], endMs: number): FaultSpan[] {
   const index = new Map(nodes.map((n, i) => [n, i]));
   const spans: FaultSpan[] = [];
   const open = new Map<string, FaultSpan>();
   const partitions: FaultSpan[] = [];
-  const start = (key: string | null, e: NemesisEvent, hit: Array<[string, string]>, label = describeNemesis(e)): FaultSpan => {
+  const start = (key: string | null, e: RunNemesisEvent, hit: Array<[string, string]>, label = describeRunNemesis(e)): FaultSpan => {
     const span: FaultSpan = { family: faultFamily(e.kind), label, start: e.atMs, end: endMs, open: true, nodes: [], roles: [], row: 0 };
     for (const [node, role] of hit) {
       const i = index.get(node);
@@ -231,8 +236,8 @@ export function faultSpans(schedule: readonly NemesisEvent[], nodes: readonly st
     span.open = false;
     open.delete(key);
   };
-  const instant = (e: NemesisEvent, node: string): void => {
-    const span = start(null, e, [[node, '']]);
+  const instant = (e: RunNemesisEvent, node: string | null, role = ''): void => {
+    const span = start(null, e, node === null ? [] : [[node, role]]);
     span.end = span.start;
     span.open = false;
   };
@@ -298,6 +303,15 @@ export function faultSpans(schedule: readonly NemesisEvent[], nodes: readonly st
         start(key, e, hit.length > 0 ? hit : nodes.map((n): [string, string] => [n, 'every link']));
         break;
       }
+      case 'member-add':
+        instant(e, e.node, 'added');
+        break;
+      case 'member-remove':
+        instant(e, e.node, 'removed');
+        break;
+      case 'instance-crash':
+        instant(e, null);
+        break;
       case 'link-reset':
         for (const key of [...open.keys()]) {
           const m = /^link (\S+)->(\S+)$/.exec(key);
@@ -496,7 +510,7 @@ export function viewData(trace: Trace, options: ViewOptions): ViewData {
     };
   }
   const focus = focusOf(failure, endMs);
-  const faults = faultSpans(header.config.nemesis.events, nodes, endMs);
+  const faults = faultSpans(end.faults, nodes, endMs);
   const centre = focus === null ? null : (focus[0] + focus[1]) / 2;
   const mutant = header.mutant === null ? '' : ` (mutant ${header.mutant})`;
   return {

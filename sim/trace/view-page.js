@@ -17,7 +17,7 @@
   const OP_EDGE = ['#4f9a4f', '#c24a4a', '#b8901c'];
   const DELIVERY = ['handled', 'cut by a partition', 'node down', 'parked (node paused)'];
   const ARROW = ['rgba(40,70,130,0.55)', '#d0342c', '#8a8f98', '#8e5cc4'];
-  const FAMILY = { partition: '#3b7ddd', crash: '#2b2f36', pause: '#8e5cc4', clock: '#149c9c', disk: '#9a5b22', network: '#e07b00' };
+  const FAMILY = { partition: '#3b7ddd', crash: '#2b2f36', pause: '#8e5cc4', clock: '#149c9c', disk: '#9a5b22', network: '#e07b00', membership: '#c0397b' };
   const VIOLATION = '#d62728';
   const MARK_WINDOW = 2, MARK_BLOCKED = 3, MARK_ESSENTIAL = 4;
   const MAX_ARROWS = D.maxArrows;

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { observeReplica, decodePeerMessage, encodePeerMessage, type PeerMessage } from '../../core/replica/index.ts';
+import { observeReplica } from '../../core/replica/index.ts';
 import { materialize } from '../../sim/mutants/mutate.ts';
 import { raftMutantNamed } from '../../sim/mutants/raft.ts';
 import type { PartialRunConfig } from '../../sim/config.ts';
 import { nemesisSchedule, runSimulation, type SimWorld } from '../../sim/run.ts';
-import { firstDivergence, type MessageCodec } from '../../sim/world/world.ts';
+import { firstDivergence } from '../../sim/world/world.ts';
+import { sequencedCodec } from '../support/wire.ts';
 import { resolveConfig } from '../../sim/config.ts';
 
 /** Partitions, crashes, pauses, clock jumps, lossy and duplicating links: everything on at once. */
@@ -119,40 +120,14 @@ describe('runSimulation: each fault reaches the real replica', () => {
 
   it('links duplicate and reorder messages between replicas', () => {
     // Number every message on its link at send time; the receiving side sees copies and overtakes.
-    const sent = new Map<string, number>();
-    const highest = new Map<string, number>();
-    let duplicates = 0;
-    let reordered = 0;
-    const delivered = new Set<string>();
-    const codec: MessageCodec<PeerMessage> = {
-      encode(m) {
-        const link = `${m.from}>${m.to}`;
-        const seq = (sent.get(link) ?? 0) + 1;
-        sent.set(link, seq);
-        const body = encodePeerMessage(m);
-        const bytes = new Uint8Array(body.length + 4);
-        new DataView(bytes.buffer).setUint32(0, seq);
-        bytes.set(body, 4);
-        return bytes;
-      },
-      decode(bytes) {
-        const seq = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
-        const m = decodePeerMessage(bytes.subarray(4));
-        const link = `${m.from}>${m.to}`;
-        if (delivered.has(`${link}#${seq}`)) duplicates++;
-        delivered.add(`${link}#${seq}`);
-        if (seq < (highest.get(link) ?? 0)) reordered++;
-        highest.set(link, Math.max(seq, highest.get(link) ?? 0));
-        return m;
-      },
-    };
+    const codec = sequencedCodec();
     const r = runSimulation({
       seed: 4,
       codec,
       config: { ...quiet, network: { latency: { kind: 'uniform', minMs: 1, maxMs: 20 }, loss: 0, duplicate: 0.05, reorder: 0.3 } },
     });
-    expect(duplicates).toBeGreaterThan(10);
-    expect(reordered).toBeGreaterThan(10);
+    expect(codec.counts.duplicates).toBeGreaterThan(10);
+    expect(codec.counts.reordered).toBeGreaterThan(10);
     expect(r.ok).toBe(true);
   });
 
