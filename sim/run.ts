@@ -33,7 +33,7 @@ import { MembershipClient, type MembershipChangeRecord } from './clients/members
 import { installRunNemesis, type FiredNemesis } from './nemesis-targets.ts';
 import { describeRunNemesis, generateNemesis, needsRun, type NemesisEvent, type RunNemesisEvent } from './world/nemesis.ts';
 import { RandomStreams } from './world/random.ts';
-import { World, type MessageCodec, type TrailEntry, type WorldSummary } from './world/world.ts';
+import { NodeProgramError, World, type MessageCodec, type TrailEntry, type WorldSummary } from './world/world.ts';
 
 export interface RunOptions {
   seed: number;
@@ -345,10 +345,18 @@ export function runSimulation(options: RunOptions): RunResult {
 
   // ---- run ----
   const wallStart = performance.now();
-  for (let t = 0; t < endMs; ) {
-    t = Math.min(endMs, t + 1000);
-    world.run({ untilMs: t });
-    options.onProgress?.({ simMs: t, endMs, events: world.events, ops: pool.stats.ok + pool.stats.fail + pool.stats.info, wallMs: performance.now() - wallStart });
+  // A node program that throws (the Raft core's own invariant checks, or any other bug it trips over) ends the
+  // run there: that is a finding, judged with everything observed up to it, not a crash of the simulator.
+  let halted: string | null = null;
+  try {
+    for (let t = 0; t < endMs; ) {
+      t = Math.min(endMs, t + 1000);
+      world.run({ untilMs: t });
+      options.onProgress?.({ simMs: t, endMs, events: world.events, ops: pool.stats.ok + pool.stats.fail + pool.stats.info, wallMs: performance.now() - wallStart });
+    }
+  } catch (err) {
+    if (!(err instanceof NodeProgramError)) throw err;
+    halted = err.message;
   }
   const wallMs = performance.now() - wallStart;
 
@@ -407,7 +415,12 @@ export function runSimulation(options: RunOptions): RunResult {
     queue.map((explanation) => ({ property: 'queue-order', explanation })),
     `${pool.listings.length} queue listing(s) in creation order`,
   );
-  const verdicts = [linearCheck, raft, ttl, watch, storeAgreement, queueCheck];
+  const invariants = resultOf(
+    'invariants',
+    halted === null ? [] : [{ property: 'node-invariant', explanation: `the run stopped at t=${Math.round(world.now)} ms: ${halted}` }],
+    'no member reached a state its own checks call impossible',
+  );
+  const verdicts = [linearCheck, raft, ttl, watch, storeAgreement, queueCheck, invariants];
   const ok = verdicts.every((v) => v.ok);
 
   const ws = world.summary();

@@ -154,7 +154,7 @@ function hexOf(bytes: Uint8Array, at: number): string {
   return s;
 }
 
-const CHECKERS: readonly CheckerName[] = ['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order'];
+const CHECKERS: readonly CheckerName[] = ['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order', 'invariants'];
 
 function checkHeader(v: unknown): TraceHeader {
   need(isObj(v) && v.type === 'header', 'header', 'the file does not start with a raftsim trace header (is it a trace?)');

@@ -160,7 +160,7 @@ describe('runSimulation: verdicts', () => {
     const r = runSimulation({ seed: 11, config: { durationMs: 6000, workload: { kind: 'register', quorumReads: 1, clients: 6 }, nemesis: { weights: { partition: 3, crash: 2 }, meanGapMs: 1000 } } });
     expect(r.linearizability.verdict).toBe('linearizable');
     expect(r.history.ops.filter((op) => op.outcome === 'ok' && op.input.f === 'get').length).toBeGreaterThan(50);
-    expect(r.verdicts.map((v) => v.checker)).toEqual(['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order']);
+    expect(r.verdicts.map((v) => v.checker)).toEqual(['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order', 'invariants']);
     expect(r.ok).toBe(true);
     expect(r.summary.leaderChanges).toBeGreaterThan(0);
   });
@@ -208,5 +208,22 @@ describe('runSimulation: verdicts', () => {
     } finally {
       copy.remove();
     }
+  });
+});
+
+describe('runSimulation: a member that trips its own invariant checks', () => {
+  it('ends the run there with an invariants verdict (not a crash), and the trace of it replays identically', async () => {
+    const { recordTrace, replayTrace } = await import('../../sim/trace/record.ts');
+    const { scenarioNamed } = await import('../../scenarios/index.ts');
+    const scenario = scenarioNamed('majority-partition')!;
+    // quorum-too-small: a leader counts a minority as a quorum, so the majority side overwrites committed entries.
+    const { trace, result } = await recordTrace({ scenario: scenario.name, seed: 1, config: scenario.config, expect: scenario.expect, mutant: 'quorum-too-small' });
+    const invariants = result.verdicts.find((v) => v.checker === 'invariants')!;
+    expect(invariants.ok).toBe(false);
+    expect(invariants.summary).toMatch(/the run stopped at t=\d+ ms: node n\d .*truncating committed entry/);
+    expect(result.summary.simulatedMs).toBeLessThan(resolveConfig(scenario.config).durationMs);
+    const replay = await replayTrace(trace);
+    expect(replay.divergence).toBeNull();
+    expect(replay.result!.verdicts.find((v) => v.checker === 'invariants')!.summary).toBe(invariants.summary);
   });
 });
