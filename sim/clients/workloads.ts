@@ -64,8 +64,14 @@ function readOf(rng: RandomStream, w: WorkloadConfig, path: string, extra: Parti
   };
 }
 
+/**
+ * A member answers some requests in the instant they arrive (a default read, an error): with no think time at
+ * all a worker would then loop at one virtual instant forever, so zero think time means back to back, 1 ms apart.
+ */
+export const BACK_TO_BACK_MS = 1;
+
 function think(rng: RandomStream, w: WorkloadConfig): number {
-  return w.thinkMs > 0 ? rng.exponential(w.thinkMs) : 0;
+  return w.thinkMs > 0 ? rng.exponential(w.thinkMs) : BACK_TO_BACK_MS;
 }
 
 export function registerWorker(rng: RandomStream, w: WorkloadConfig): Worker {
