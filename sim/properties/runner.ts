@@ -179,25 +179,30 @@ export async function checkSimProperty(property: SimProperty, options: CheckOpti
   return { ...base, failed: true, path, counterexample, failure, tracePath, message };
 }
 
+function integerFromEnv(name: string, min: number): number | undefined {
+  const value = process.env[name];
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 /** Cases per property: the CI budget unless SIM_PROPERTY_RUNS says otherwise (for long local runs). */
 export function propertyRuns(ciBudget: number): number {
-  const env = process.env.SIM_PROPERTY_RUNS;
-  if (env === undefined || env === '') return ciBudget;
-  const n = Number(env);
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`SIM_PROPERTY_RUNS must be a positive integer, got ${JSON.stringify(env)}`);
-  return n;
+  return integerFromEnv('SIM_PROPERTY_RUNS', 1) ?? ciBudget;
 }
 
 /**
  * The test form: runs `numRuns` cases (fresh seed, or SIM_PROPERTY_SEED / SIM_PROPERTY_PATH to replay a
  * reported failure) against the real tree and throws the failure message.
  */
-export async function assertSimProperty(property: SimProperty, numRuns: number): Promise<PropertyOutcome> {
-  const seed = process.env.SIM_PROPERTY_SEED;
+export async function assertSimProperty(property: SimProperty, numRuns: number, options: Omit<CheckOptions, 'numRuns' | 'seed' | 'path'> = {}): Promise<PropertyOutcome> {
+  const seed = integerFromEnv('SIM_PROPERTY_SEED', -(2 ** 31));
   const path = process.env.SIM_PROPERTY_PATH;
   const outcome = await checkSimProperty(property, {
+    ...options,
     numRuns,
-    ...(seed === undefined || seed === '' ? {} : { seed: Number(seed) }),
+    ...(seed === undefined ? {} : { seed }),
     ...(path === undefined || path === '' ? {} : { path }),
   });
   if (outcome.failed) throw new Error(outcome.message);
