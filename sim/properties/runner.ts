@@ -11,6 +11,7 @@ import type { RunResult } from '../run.ts';
 import { writeTraceFile } from '../trace/format.ts';
 import { recordTrace, withRunner, type RunSimulation } from '../trace/record.ts';
 import { describeNemesis } from '../world/nemesis.ts';
+import { firstDivergence } from '../world/world.ts';
 import { caseConfig, describeCase, faultSchedule, type SimCase } from './arbitraries.ts';
 
 /** Why a case broke a property: the checkers (or `determinism`) that failed and what they said. */
@@ -53,7 +54,10 @@ export function runsAreDeterministic(name: string): SimProperty['judge'] {
     const a = run({ seed: c.seed, config });
     const b = run({ seed: c.seed, config });
     if (a.hash === b.hash) return null;
-    return { checkers: ['determinism'], explanation: `the same case ran twice gave run hashes ${a.hash} and ${b.hash}` };
+    // Again with trails, to name where the runs part (these two may differ elsewhere: the code is nondeterministic).
+    const d = firstDivergence(run({ seed: c.seed, config, trail: true }).trail!, run({ seed: c.seed, config, trail: true }).trail!);
+    const where = d === null ? 'a second pair of runs agreed' : `another pair first differs at event ${d.index}: ${d.a ?? '(no event)'} / ${d.b ?? '(no event)'}`;
+    return { checkers: ['determinism'], explanation: `the same case ran twice gave run hashes ${a.hash} and ${b.hash}; ${where}` };
   };
 }
 
