@@ -12,7 +12,7 @@ export interface WorkloadConfig {
   kind: WorkloadKind;
   /** Closed-loop client workers (each has at most one request outstanding). */
   clients: number;
-  /** Mean pause between a reply and the client's next request (exponential), virtual ms. */
+  /** Mean pause between a reply and the client's next request (exponential), virtual ms; 0 means back to back, 1 ms apart. */
   thinkMs: number;
   /** A client gives up on a request after this long: a write is then indeterminate, a read failed. */
   timeoutMs: number;

@@ -365,7 +365,7 @@ export function runSimulation(options: RunOptions): RunResult {
     const id = pool.recorder.invoke(EXPIRY_CLIENT, x.key, { f: 'expire' }, x.call);
     pool.recorder.complete(id, 'ok', { index: x.index }, x.ret);
   }
-  const history = pool.recorder.history(world.now);
+  const history = pool.history(world.now);
   const linearOps: Operation<EtcdInput, EtcdOutput>[] = config.checks.defaultReadsCount
     ? history.ops.map((op) => (op.input.f === 'get' && op.input.quorum === false ? { ...op, input: { f: 'get' } } : op))
     : history.ops;

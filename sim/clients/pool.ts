@@ -7,7 +7,7 @@
 // Outcomes: the replica's reply outcome is the operation's (ok / failed / unknown -> ok / fail / info). A
 // client-side timeout makes a write indeterminate (`info`: it may still apply) and a read `fail` (a read has
 // no effect). A request that reached a member that was down, or that refused to start, surely did nothing.
-import type { AckedWrite, EtcdInput, EtcdOutput, OpMeta } from '../check/history.ts';
+import type { AckedWrite, EtcdInput, EtcdOutput, History, OpMeta } from '../check/history.ts';
 import { HistoryRecorder } from '../check/history.ts';
 import type { DriverInput } from '../driver/replica-program.ts';
 import type { ReplicaReply } from '../../core/replica/index.ts';
@@ -25,6 +25,8 @@ import {
   watchWorker,
   SERVICES_DIR,
   KV_PREFIX,
+  QUEUE_DIR,
+  type KnownQueueKeys,
   type OpResult,
   type PlannedOp,
   type QueueListing,
@@ -75,18 +77,17 @@ interface WorkerSlot {
 }
 
 /** Builds the workers a workload asks for: `mixed` runs every kind side by side. */
-function buildWorkers(config: RunConfig, streams: RandomStreams, members: number, watchLogs: WatchLog[], listings: QueueListing[]): Worker[] {
+function buildWorkers(config: RunConfig, streams: RandomStreams, members: number, watchLogs: WatchLog[], listings: QueueListing[], knownQueueKeys: KnownQueueKeys): Worker[] {
   const w = config.workload;
   const workers: Worker[] = [];
   const rng = (name: string) => streams.stream(`client/${name}`);
-  const knownQueueKeys = new Set<string>();
   const kinds: Array<'register' | 'multi-key' | 'queue'> =
     w.kind === 'register' ? ['register'] : w.kind === 'multi-key' ? ['multi-key'] : w.kind === 'queue' ? ['queue'] : w.kind === 'mixed' ? ['register', 'multi-key', 'queue'] : [];
   for (let c = 0; c < w.clients && kinds.length > 0; c++) {
     const kind = kinds[c % kinds.length]!;
     if (kind === 'register') workers.push(registerWorker(rng(`${c}`), w));
     else if (kind === 'multi-key') workers.push(multiKeyWorker(rng(`${c}`), w, c));
-    else workers.push(c % 2 === 0 ? queueProducer(rng(`${c}`), w, c, knownQueueKeys) : queueConsumer(rng(`${c}`), w, listings, knownQueueKeys));
+    else workers.push(c % 2 === 0 ? queueProducer(rng(`${c}`), w, c, knownQueueKeys) : queueConsumer(rng(`${c}`), w, listings));
   }
   if ((w.kind === 'discovery' || w.kind === 'mixed') && w.instances > 0) {
     for (let i = 0; i < w.instances; i++) workers.push(discoveryWorker(rng(`instance-${i}`), w, i));
@@ -122,6 +123,7 @@ export class ClientPool {
   readonly recorder = new HistoryRecorder<EtcdInput, EtcdOutput>('etcd');
   readonly watchLogs: WatchLog[] = [];
   readonly listings: QueueListing[] = [];
+  private readonly knownQueueKeys: KnownQueueKeys = new Set();
   /** Acknowledged writes; the run fills in each entry's digest from the member's log when the ack arrives. */
   readonly acked: Array<AckedWrite & { member: number }> = [];
   readonly stats: ClientStats = { ok: 0, fail: 0, info: 0, retries: 0, timeouts: 0, refused: 0, watchEvents: 0 };
@@ -137,13 +139,19 @@ export class ClientPool {
     /** Workers start nothing new at or after this virtual time. */
     private stopAtMs: number,
   ) {
-    const workers = buildWorkers(config, streams, members.length, this.watchLogs, this.listings);
+    const workers = buildWorkers(config, streams, members.length, this.watchLogs, this.listings, this.knownQueueKeys);
     this.slots = workers.map((worker, i) => ({ worker, member: worker.pinnedMember ?? i % members.length, rng: streams.stream(`client/${i}/member`), life: 0, down: false }));
   }
 
   /** Workers start nothing new from `ms` on (a real-time run stopped early). */
   stopAt(ms: number): void {
     this.stopAtMs = Math.min(this.stopAtMs, ms);
+  }
+
+  /** The history so far; operations on queue keys whose creation it does not hold are left out (KnownQueueKeys). */
+  history(now: number): History<EtcdInput, EtcdOutput> {
+    const h = this.recorder.history(now);
+    return { ...h, ops: h.ops.filter((op) => !op.key.startsWith(`${QUEUE_DIR}/`) || this.knownQueueKeys.has(op.key)) };
   }
 
   get workers(): number {
