@@ -28,6 +28,8 @@ export interface LocalClusterOptions {
   electionTimeoutMs?: number;
   /** Extra flags for every member. */
   extraArgs?: string[];
+  /** Extra environment variables for every member (e.g. NODE_OPTIONS=--cpu-prof to profile them). */
+  env?: Record<string, string>;
   /** Run members from this entry point (a bin/main.ts, e.g. of a mutated copy) instead of bin/raftsim. */
   entry?: string;
   /** Each line a member writes to stderr or stdout, with its name (default: kept in memory only). */
@@ -143,7 +145,7 @@ export class LocalCluster {
   startMember(name: string): void {
     const m = this.member(name);
     if (m.process !== null) throw new Error(`${name} is already running`);
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
+    const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_'))), ...this.options.env };
     const args = ['serve', ...this.argsFor(name)];
     const entry = this.options.entry;
     const child =

@@ -1,0 +1,237 @@
+// Benchmark of the real server against real etcd: a 3-member raftsim cluster (`raftsim serve` processes, real
+// sockets, real fsync) and a 3-member etcd 3.4 cluster (v2 API on) on this machine, both on loopback with their
+// own data dirs on the same disk, driven by the same closed-loop load generator (bench/load.ts) at the leader.
+// Figures: PUT throughput and p50/p99 latency at 1 and 64 connections, quorum GET and plain GET throughput at 64
+// connections. Prints one JSON line: each system's figures (medians over the rounds) and raftsim/etcd ratios
+// (above 1 is better for throughput, below 1 for latency).
+//
+// Machine noise (other processes on a shared 2-core machine) must hit both systems alike, so every round runs
+// each measurement on both, alternating which goes first; every measurement is bounded in count and time.
+//
+// Run: npx tsx bench/net.ts [--rounds N] [--measure-ms MS] [--max-requests N] [--keys N] [--value-bytes N]
+//                           [--dir PATH] [--profile DIR]
+//   --dir: where both clusters' temp data dirs go (default the OS temp dir); removed at the end.
+//   --profile: raftsim members write V8 CPU profiles (node --cpu-prof) into DIR when they stop.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { LocalCluster } from '../net/cluster.ts';
+import { parseFlags, parseInteger } from '../bin/args.ts';
+import { UsageError } from '../bin/usage.ts';
+import { findEtcdBinary, freeLoopbackPort, startEtcdCluster } from '../test/support/etcd.ts';
+import { runLoad, type LoadRequest, type LoadResult } from './load.ts';
+
+const SYSTEMS = ['raftsim', 'etcd'] as const;
+type SystemName = (typeof SYSTEMS)[number];
+const CLUSTER_SIZE = 3;
+const MANY = 64;
+
+interface Measurement {
+  name: string;
+  connections: number;
+  request(i: number): LoadRequest;
+  /** Which of the load result's figures this measurement reports. */
+  figures: Array<'perSec' | 'p50Ms' | 'p99Ms'>;
+}
+
+interface Options {
+  rounds: number;
+  measureMs: number;
+  maxRequests: number;
+  keys: number;
+  valueBytes: number;
+  parentDir: string;
+  profileDir: string | null;
+}
+
+interface System {
+  name: SystemName;
+  clientUrls: string[];
+  stop(): Promise<void>;
+}
+
+const usage = 'bench/net.ts [--rounds N] [--measure-ms MS] [--max-requests N] [--keys N] [--value-bytes N] [--dir PATH] [--profile DIR]';
+
+function parseOptions(argv: string[]): Options {
+  const { values, positionals } = parseFlags(argv, {
+    rounds: { type: 'string' },
+    'measure-ms': { type: 'string' },
+    'max-requests': { type: 'string' },
+    keys: { type: 'string' },
+    'value-bytes': { type: 'string' },
+    dir: { type: 'string' },
+    profile: { type: 'string' },
+  });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}' (usage: ${usage})`);
+  return {
+    rounds: parseInteger('--rounds', values.rounds, 5, 1),
+    measureMs: parseInteger('--measure-ms', values['measure-ms'], 3000, 1),
+    maxRequests: parseInteger('--max-requests', values['max-requests'], 200_000, 1),
+    keys: parseInteger('--keys', values.keys, 1000, 1),
+    valueBytes: parseInteger('--value-bytes', values['value-bytes'], 64, 0),
+    parentDir: values.dir ?? tmpdir(),
+    profileDir: values.profile === undefined ? null : resolve(values.profile),
+  };
+}
+
+function measurements(o: Options): Measurement[] {
+  const value = 'v'.repeat(o.valueBytes);
+  const key = (i: number) => `/v2/keys/bench/k${i % o.keys}`;
+  const put = (i: number): LoadRequest => ({ method: 'PUT', path: key(i), body: `value=${value}` });
+  return [
+    { name: 'put1', connections: 1, request: put, figures: ['perSec', 'p50Ms', 'p99Ms'] },
+    { name: `put${MANY}`, connections: MANY, request: put, figures: ['perSec', 'p50Ms', 'p99Ms'] },
+    { name: `quorumGet${MANY}`, connections: MANY, request: (i) => ({ method: 'GET', path: `${key(i)}?quorum=true` }), figures: ['perSec', 'p50Ms', 'p99Ms'] },
+    { name: `get${MANY}`, connections: MANY, request: (i) => ({ method: 'GET', path: key(i) }), figures: ['perSec', 'p50Ms', 'p99Ms'] },
+  ];
+}
+
+function getJson(url: string, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolveGet) => {
+    const req = get(url, { timeout: timeoutMs, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        try {
+          resolveGet(JSON.parse(body));
+        } catch {
+          resolveGet(null);
+        }
+      });
+      res.on('error', () => resolveGet(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolveGet(null));
+  });
+}
+
+/** The client URL of the member that says it leads (both systems answer /v2/stats/self alike). */
+async function leaderUrl(system: System, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const url of system.clientUrls) {
+      const self = (await getJson(`${url}/v2/stats/self`, 1000)) as { state?: string } | null;
+      if (self?.state === 'StateLeader') return url;
+    }
+    if (Date.now() > deadline) throw new Error(`${system.name}: no member reports being the leader`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function startRaftsim(o: Options, root: string): Promise<System> {
+  const members = [];
+  for (let i = 0; i < CLUSTER_SIZE; i++) members.push({ name: `m${i + 1}`, clientPort: await freeLoopbackPort(), peerPort: await freeLoopbackPort() });
+  const env: Record<string, string> = o.profileDir === null ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.profileDir}` };
+  const cluster = new LocalCluster({ members, dataDir: join(root, 'raftsim'), env });
+  cluster.start();
+  try {
+    await cluster.waitHealthy(30_000);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return { name: 'raftsim', clientUrls: cluster.endpoints, stop: () => cluster.stop() };
+}
+
+async function startEtcd(root: string): Promise<System> {
+  const cluster = await startEtcdCluster({ size: CLUSTER_SIZE, parentDir: root });
+  return { name: 'etcd', clientUrls: cluster.clientUrls, stop: () => cluster.stop() };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+export interface NetBenchFigures {
+  [figure: string]: number;
+}
+
+async function measure(system: System, m: Measurement, o: Options, maxMs: number): Promise<LoadResult> {
+  return runLoad({ url: await leaderUrl(system), connections: m.connections, maxRequests: o.maxRequests, maxMs, request: m.request });
+}
+
+async function main(o: Options): Promise<void> {
+  if (findEtcdBinary() === null) throw new Error('no etcd binary found (install etcd-server or set ETCD_BIN)');
+  const root = mkdtempSync(join(o.parentDir, 'raftsim-bench-net-'));
+  const systems: System[] = [];
+  let stopping: Promise<void> | null = null;
+  const stopAll = () => (stopping ??= Promise.all(systems.map((s) => s.stop())).then(() => rmSync(root, { recursive: true, force: true })));
+  const onSignal = () => void stopAll().then(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    systems.push(await startRaftsim(o, root));
+    systems.push(await startEtcd(root));
+    const list = measurements(o);
+    const results = new Map<string, LoadResult[]>();
+    const errors: Record<SystemName, { count: number; samples: string[] }> = { raftsim: { count: 0, samples: [] }, etcd: { count: 0, samples: [] } };
+    const record = (system: System, m: Measurement, r: LoadResult) => {
+      const k = `${system.name}/${m.name}`;
+      results.set(k, [...(results.get(k) ?? []), r]);
+      errors[system.name].count += r.errors;
+      errors[system.name].samples.push(...r.errorSamples.slice(0, 5 - errors[system.name].samples.length));
+    };
+    // Warm-up (JIT, connection setup, every key written once so reads find them); errors still count.
+    for (const system of systems) {
+      const fill = list[1]!;
+      record(system, { ...fill, name: 'warmup' }, await runLoad({ url: await leaderUrl(system), connections: fill.connections, maxRequests: o.keys, maxMs: 60_000, request: fill.request }));
+      for (const m of list) record(system, { ...m, name: 'warmup' }, await measure(system, m, o, Math.min(o.measureMs, 1000)));
+    }
+    for (let round = 0; round < o.rounds; round++) {
+      for (const [i, m] of list.entries()) {
+        const order = (round + i) % 2 === 0 ? systems : [...systems].reverse();
+        for (const system of order) record(system, m, await measure(system, m, o, o.measureMs));
+      }
+    }
+    const figures = {} as Record<SystemName, NetBenchFigures>;
+    for (const system of systems) {
+      const f: NetBenchFigures = {};
+      for (const m of list) {
+        const rs = results.get(`${system.name}/${m.name}`)!;
+        for (const fig of m.figures) f[`${m.name}${fig.charAt(0).toUpperCase()}${fig.slice(1)}`] = round3(median(rs.map((r) => r[fig])));
+      }
+      figures[system.name] = f;
+    }
+    const ratio: NetBenchFigures = {};
+    for (const k of Object.keys(figures.raftsim)) ratio[k] = round3(figures.raftsim[k]! / figures.etcd[k]!);
+    console.log(
+      JSON.stringify({
+        bench: 'net',
+        members: CLUSTER_SIZE,
+        rounds: o.rounds,
+        measureMs: o.measureMs,
+        maxRequests: o.maxRequests,
+        keys: o.keys,
+        valueBytes: o.valueBytes,
+        raftsim: figures.raftsim,
+        etcd: figures.etcd,
+        ratio,
+        errors: { raftsim: errors.raftsim.count, etcd: errors.etcd.count },
+        errorSamples: [...errors.raftsim.samples.map((s) => `raftsim ${s}`), ...errors.etcd.samples.map((s) => `etcd ${s}`)],
+      }),
+    );
+  } finally {
+    await stopAll();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+let options: Options;
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err;
+  console.error(`bench/net: ${err.message}`);
+  process.exit(2);
+}
+try {
+  await main(options);
+} catch (err) {
+  console.error(`bench/net: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}
