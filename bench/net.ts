@@ -1,9 +1,11 @@
 // Benchmark of the real server against real etcd: a 3-member raftsim cluster (`raftsim serve` processes, real
 // sockets, real fsync) and a 3-member etcd 3.4 cluster (v2 API on) on this machine, both on loopback with their
 // own data dirs on the same disk, driven by the same closed-loop load generator (bench/load.ts) at the leader.
-// Figures: PUT throughput and p50/p99 latency at 1 and 64 connections, quorum GET and plain GET throughput at 64
-// connections. Prints one JSON line: each system's figures (medians over the rounds) and raftsim/etcd ratios
-// (above 1 is better for throughput, below 1 for latency).
+// Measurements: PUT at 1 and 64 connections, quorum GET and plain GET at 64 connections. Each reports
+// throughput (perSec), p50/p99 latency (ms) and the CPU time all members spent per ok request (cpuMsPerOp, from
+// /proc: it shows what a request costs even when machine noise moves throughput). Prints one JSON line: each
+// system's figures (medians over the rounds) and raftsim/etcd ratios (above 1 is better for throughput, below 1
+// for latency and CPU).
 //
 // Machine noise (other processes on a shared 2-core machine) must hit both systems alike, so every round runs
 // each measurement on both, alternating which goes first; every measurement is bounded in count and time.
@@ -12,7 +14,8 @@
 //                           [--dir PATH] [--profile DIR]
 //   --dir: where both clusters' temp data dirs go (default the OS temp dir); removed at the end.
 //   --profile: raftsim members write V8 CPU profiles (node --cpu-prof) into DIR when they stop.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,9 +34,12 @@ interface Measurement {
   name: string;
   connections: number;
   request(i: number): LoadRequest;
-  /** Which of the load result's figures this measurement reports. */
-  figures: Array<'perSec' | 'p50Ms' | 'p99Ms'>;
 }
+
+/** What each measurement reports; cpuMsPerOp is the CPU time of all members per ok request, which shows
+ * the cost of a request even when machine noise moves throughput. */
+const FIGURES = ['perSec', 'p50Ms', 'p99Ms', 'cpuMsPerOp'] as const;
+type Result = LoadResult & { cpuMsPerOp: number };
 
 interface Options {
   rounds: number;
@@ -48,6 +54,8 @@ interface Options {
 interface System {
   name: SystemName;
   clientUrls: string[];
+  /** The member processes, for their CPU time. */
+  pids(): number[];
   stop(): Promise<void>;
 }
 
@@ -80,10 +88,10 @@ function measurements(o: Options): Measurement[] {
   const key = (i: number) => `/v2/keys/bench/k${i % o.keys}`;
   const put = (i: number): LoadRequest => ({ method: 'PUT', path: key(i), body: `value=${value}` });
   return [
-    { name: 'put1', connections: 1, request: put, figures: ['perSec', 'p50Ms', 'p99Ms'] },
-    { name: `put${MANY}`, connections: MANY, request: put, figures: ['perSec', 'p50Ms', 'p99Ms'] },
-    { name: `quorumGet${MANY}`, connections: MANY, request: (i) => ({ method: 'GET', path: `${key(i)}?quorum=true` }), figures: ['perSec', 'p50Ms', 'p99Ms'] },
-    { name: `get${MANY}`, connections: MANY, request: (i) => ({ method: 'GET', path: key(i) }), figures: ['perSec', 'p50Ms', 'p99Ms'] },
+    { name: 'put1', connections: 1, request: put },
+    { name: `put${MANY}`, connections: MANY, request: put },
+    { name: `quorumGet${MANY}`, connections: MANY, request: (i) => ({ method: 'GET', path: `${key(i)}?quorum=true` }) },
+    { name: `get${MANY}`, connections: MANY, request: (i) => ({ method: 'GET', path: key(i) }) },
   ];
 }
 
@@ -123,8 +131,8 @@ async function leaderUrl(system: System, timeoutMs = 20_000): Promise<string> {
 async function startRaftsim(o: Options, root: string): Promise<System> {
   const members = [];
   for (let i = 0; i < CLUSTER_SIZE; i++) members.push({ name: `m${i + 1}`, clientPort: await freeLoopbackPort(), peerPort: await freeLoopbackPort() });
-  const env: Record<string, string> = o.profileDir === null ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.profileDir}` };
-  const cluster = new LocalCluster({ members, dataDir: join(root, 'raftsim'), env });
+  const nodeArgs = o.profileDir === null ? undefined : ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`];
+  const cluster = new LocalCluster({ members, dataDir: join(root, 'raftsim'), ...(nodeArgs === undefined ? {} : { nodeArgs }) });
   cluster.start();
   try {
     await cluster.waitHealthy(30_000);
@@ -132,12 +140,12 @@ async function startRaftsim(o: Options, root: string): Promise<System> {
     await cluster.stop();
     throw err;
   }
-  return { name: 'raftsim', clientUrls: cluster.endpoints, stop: () => cluster.stop() };
+  return { name: 'raftsim', clientUrls: cluster.endpoints, pids: () => cluster.members.flatMap((m) => (m.process?.pid === undefined ? [] : [m.process.pid])), stop: () => cluster.stop() };
 }
 
 async function startEtcd(root: string): Promise<System> {
   const cluster = await startEtcdCluster({ size: CLUSTER_SIZE, parentDir: root });
-  return { name: 'etcd', clientUrls: cluster.clientUrls, stop: () => cluster.stop() };
+  return { name: 'etcd', clientUrls: cluster.clientUrls, pids: () => cluster.pids, stop: () => cluster.stop() };
 }
 
 const median = (xs: number[]): number => {
@@ -150,8 +158,32 @@ export interface NetBenchFigures {
   [figure: string]: number;
 }
 
-async function measure(system: System, m: Measurement, o: Options, maxMs: number): Promise<LoadResult> {
-  return runLoad({ url: await leaderUrl(system), connections: m.connections, maxRequests: o.maxRequests, maxMs, request: m.request });
+const CLOCK_TICKS_PER_SECOND = (() => {
+  const out = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(out.stdout?.trim());
+  return Number.isInteger(n) && n > 0 ? n : 100;
+})();
+
+/** User + system CPU time of the processes (all their threads), in ms; NaN where /proc cannot tell. */
+function cpuTimeMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return NaN;
+    }
+  }
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+async function measure(system: System, m: Measurement, o: Options, maxMs: number, maxRequests = o.maxRequests): Promise<Result> {
+  const url = await leaderUrl(system);
+  const cpuBefore = cpuTimeMs(system.pids());
+  const r = await runLoad({ url, connections: m.connections, maxRequests, maxMs, request: m.request });
+  return { ...r, cpuMsPerOp: (cpuTimeMs(system.pids()) - cpuBefore) / r.ok };
 }
 
 async function main(o: Options): Promise<void> {
@@ -167,9 +199,9 @@ async function main(o: Options): Promise<void> {
     systems.push(await startRaftsim(o, root));
     systems.push(await startEtcd(root));
     const list = measurements(o);
-    const results = new Map<string, LoadResult[]>();
+    const results = new Map<string, Result[]>();
     const errors: Record<SystemName, { count: number; samples: string[] }> = { raftsim: { count: 0, samples: [] }, etcd: { count: 0, samples: [] } };
-    const record = (system: System, m: Measurement, r: LoadResult) => {
+    const record = (system: System, m: Measurement, r: Result) => {
       const k = `${system.name}/${m.name}`;
       results.set(k, [...(results.get(k) ?? []), r]);
       errors[system.name].count += r.errors;
@@ -178,7 +210,7 @@ async function main(o: Options): Promise<void> {
     // Warm-up (JIT, connection setup, every key written once so reads find them); errors still count.
     for (const system of systems) {
       const fill = list[1]!;
-      record(system, { ...fill, name: 'warmup' }, await runLoad({ url: await leaderUrl(system), connections: fill.connections, maxRequests: o.keys, maxMs: 60_000, request: fill.request }));
+      record(system, { ...fill, name: 'warmup' }, await measure(system, fill, o, 60_000, o.keys));
       for (const m of list) record(system, { ...m, name: 'warmup' }, await measure(system, m, o, Math.min(o.measureMs, 1000)));
     }
     for (let round = 0; round < o.rounds; round++) {
@@ -192,7 +224,7 @@ async function main(o: Options): Promise<void> {
       const f: NetBenchFigures = {};
       for (const m of list) {
         const rs = results.get(`${system.name}/${m.name}`)!;
-        for (const fig of m.figures) f[`${m.name}${fig.charAt(0).toUpperCase()}${fig.slice(1)}`] = round3(median(rs.map((r) => r[fig])));
+        for (const fig of FIGURES) f[`${m.name}${fig.charAt(0).toUpperCase()}${fig.slice(1)}`] = round3(median(rs.map((r) => r[fig])));
       }
       figures[system.name] = f;
     }

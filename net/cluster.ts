@@ -28,8 +28,8 @@ export interface LocalClusterOptions {
   electionTimeoutMs?: number;
   /** Extra flags for every member. */
   extraArgs?: string[];
-  /** Extra environment variables for every member (e.g. NODE_OPTIONS=--cpu-prof to profile them). */
-  env?: Record<string, string>;
+  /** Extra node flags for every member (e.g. --cpu-prof to profile them; node refuses it in NODE_OPTIONS). */
+  nodeArgs?: string[];
   /** Run members from this entry point (a bin/main.ts, e.g. of a mutated copy) instead of bin/raftsim. */
   entry?: string;
   /** Each line a member writes to stderr or stdout, with its name (default: kept in memory only). */
@@ -50,6 +50,7 @@ export interface ClusterMember {
 }
 
 const RAFTSIM_BIN = fileURLToPath(new URL('../bin/raftsim', import.meta.url));
+const RAFTSIM_MAIN = fileURLToPath(new URL('../bin/main.ts', import.meta.url));
 const TSX_LOADER = fileURLToPath(new URL('../node_modules/tsx/dist/esm/index.mjs', import.meta.url));
 const STOP_GRACE_MS = 5_000;
 const live = new Set<ChildProcess>();
@@ -145,13 +146,13 @@ export class LocalCluster {
   startMember(name: string): void {
     const m = this.member(name);
     if (m.process !== null) throw new Error(`${name} is already running`);
-    const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_'))), ...this.options.env };
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
     const args = ['serve', ...this.argsFor(name)];
-    const entry = this.options.entry;
+    const { entry, nodeArgs } = this.options;
     const child =
-      entry === undefined
+      entry === undefined && nodeArgs === undefined
         ? spawn(RAFTSIM_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
-        : spawn(process.execPath, ['--import', TSX_LOADER, entry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        : spawn(process.execPath, ['--import', TSX_LOADER, ...(nodeArgs ?? []), entry ?? RAFTSIM_MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     installExitHook();
     m.process = child;

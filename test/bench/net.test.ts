@@ -106,7 +106,7 @@ describe('bench/net.ts', () => {
       expect(lines).toHaveLength(1);
       const out = JSON.parse(lines[0]!) as Record<string, unknown> & { raftsim: Record<string, number>; etcd: Record<string, number>; ratio: Record<string, number> };
       expect(out).toMatchObject({ bench: 'net', members: 3, rounds: 1, errors: { raftsim: 0, etcd: 0 } });
-      const names = ['put1', 'put64', 'quorumGet64', 'get64'].flatMap((m) => [`${m}PerSec`, `${m}P50Ms`, `${m}P99Ms`]);
+      const names = ['put1', 'put64', 'quorumGet64', 'get64'].flatMap((m) => [`${m}PerSec`, `${m}P50Ms`, `${m}P99Ms`, `${m}CpuMsPerOp`]);
       for (const system of [out.raftsim, out.etcd, out.ratio]) {
         expect(Object.keys(system).sort()).toEqual([...names].sort());
         for (const name of names) expect(system[name], name).toBeGreaterThan(0);
