@@ -2,7 +2,7 @@
 // client request (forwarding, proposing, exactly-once application, replies, timeouts, reads, watches, TTL
 // expiry, snapshots, membership). Drivers only move bytes and time; every decision about a request is here,
 // so the simulator and the real server cannot disagree.
-import { decode, encode } from '@msgpack/msgpack';
+import { decode, encode } from '../codec/msgpack.ts';
 import { applyCommand, applyRequest, isWatchRequest, isWriteRequest } from '../kv/apply.ts';
 import { ErrorCode, etcdError } from '../kv/errors.ts';
 import { decodeStore, encodeStore, newStore, nextExpiryMs, storeStats, unwatch, watch } from '../kv/store.ts';
@@ -361,6 +361,8 @@ function onRequest(state: ReplicaState, id: number, request: KeysRequest, out: R
 interface Batch {
   proposals: DeferredProposal[];
   keys: Set<string>;
+  /** The floor its writes carry (computed once: a walk over every pending write). */
+  floor: number | null;
   /** Ids of its quorum reads, increasing. */
   reads: number[];
 }
@@ -375,7 +377,7 @@ let batch: Batch | null = null;
 
 function onRequests(state: ReplicaState, requests: Array<{ id: number; request: KeysRequest }>, out: ReplicaReady): void {
   if (batch !== null) throw new ReplicaInvariantError(`${state.id}: a requests batch inside another`);
-  const current: Batch = { proposals: [], keys: new Set(), reads: [] };
+  const current: Batch = { proposals: [], keys: new Set(), floor: null, reads: [] };
   batch = current;
   try {
     for (const { id, request } of requests) onRequest(state, id, request, out);
@@ -401,7 +403,8 @@ function acceptWrite(state: ReplicaState, id: number, op: ForwardedCommand['op']
   const w: PendingWrite = { requestId: id, op, phase: 'waiting', deadlineMs: deadline(state), lastSentMs: state.clockMs ?? 0, sentTo: null };
   state.writes[String(id)] = w;
   state.pendingCount++;
-  dispatchWrite(state, w, out);
+  // A batch's later writes have higher ids than every write pending before it: its first floor holds for all.
+  dispatchWrite(state, w, out, batch === null ? writeFloor(state) : (batch.floor ??= writeFloor(state)));
 }
 
 /** The smallest request id still pending here: every lower id is settled and never needs applying. */
