@@ -37,24 +37,33 @@ export interface MemberFacade {
   followerStats(): Parameters<typeof leaderStatsJson>[1];
 }
 
+const canonicalNames = new Map<string, string>();
+
 /** Go's canonical header spelling (X-Etcd-Index), which some clients compare case-sensitively. */
 function canonicalHeader(name: string): string {
-  return name
-    .split('-')
-    .map((part) => part.charAt(0).toUpperCase() + part.slice(1).toLowerCase())
-    .join('-');
+  let canonical = canonicalNames.get(name);
+  if (canonical === undefined) {
+    canonical = name
+      .split('-')
+      .map((part) => part.charAt(0).toUpperCase() + part.slice(1).toLowerCase())
+      .join('-');
+    // Names come from our own renderers, a handful in all; the bound only guards against a future caller.
+    if (canonicalNames.size < 256) canonicalNames.set(name, canonical);
+  }
+  return canonical;
 }
 
 function send(res: ServerResponse, response: HttpResponse, clusterId: string, extra: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...response.headers, ...extra })) headers[canonicalHeader(k)] = v;
+  for (const k in response.headers) headers[canonicalHeader(k)] = response.headers[k]!;
+  for (const k in extra) headers[canonicalHeader(k)] = extra[k]!;
   // etcd's own handlers name the cluster; Go's mux answers (redirects, 404, 405) do not.
   if (headers['Content-Type'] === 'application/json') headers['X-Etcd-Cluster-Id'] = clusterId;
-  const body = Buffer.from(response.body, 'utf8');
-  headers['Content-Length'] = String(body.length);
+  headers['Content-Length'] = String(Buffer.byteLength(response.body, 'utf8'));
   res.writeHead(response.status, headers);
-  res.end(body);
+  // A string body goes out in one write with the headers (node joins them); a Buffer would take a writev.
+  res.end(response.body, 'utf8');
 }
 
 function sendJson(res: ServerResponse, status: number, body: string, clusterId: string, extra: Record<string, string> = {}): void {
@@ -67,8 +76,13 @@ function methodNotAllowed(res: ServerResponse, allowed: string[], clusterId: str
 
 type Body = { ok: true; bytes: Buffer } | { ok: false; reason: 'too-large' | 'aborted' };
 
+const NO_BODY: Body = { ok: true, bytes: Buffer.alloc(0) };
+
 /** Reads a request body up to `limit` bytes; a larger one is refused without buffering the rest. */
-function readBody(req: IncomingMessage, limit: number): Promise<Body> {
+function readBody(req: IncomingMessage, limit: number): Promise<Body> | Body {
+  // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112 6.3): most GETs, answered
+  // without waiting a turn for the stream's end.
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return NO_BODY;
   const declared = Number(req.headers['content-length'] ?? '0');
   if (Number.isFinite(declared) && declared > limit) return Promise.resolve({ ok: false, reason: 'too-large' });
   return new Promise((resolve) => {
@@ -148,7 +162,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, member: MemberF
   const q = target.indexOf('?');
   const path = q < 0 ? target : target.slice(0, q);
   const query = q < 0 ? '' : target.slice(q + 1);
-  const body = await readBody(req, limits.maxBodyBytes);
+  const reading = readBody(req, limits.maxBodyBytes);
+  const body = reading instanceof Promise ? await reading : reading;
   if (!body.ok) {
     if (body.reason === 'too-large') refuseLargeBody(res, member.clusterId);
     return;
