@@ -11,11 +11,12 @@
 // each measurement on both, alternating which goes first; every measurement is bounded in count and time.
 //
 // Run: npx tsx bench/net.ts [--rounds N] [--measure-ms MS] [--max-requests N] [--keys N] [--value-bytes N]
-//                           [--dir PATH] [--profile DIR]
+//                           [--dir PATH] [--profile DIR] [--raftsim-entry FILE]
 //   --dir: where both clusters' temp data dirs go (default the OS temp dir); removed at the end.
 //   --profile: raftsim members write V8 CPU profiles (node --cpu-prof) into DIR when they stop.
+//   --raftsim-entry: run the members from this bin/main.ts (another checkout: figures before a change).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -49,6 +50,7 @@ interface Options {
   valueBytes: number;
   parentDir: string;
   profileDir: string | null;
+  raftsimEntry: string | null;
 }
 
 interface System {
@@ -59,7 +61,7 @@ interface System {
   stop(): Promise<void>;
 }
 
-const usage = 'bench/net.ts [--rounds N] [--measure-ms MS] [--max-requests N] [--keys N] [--value-bytes N] [--dir PATH] [--profile DIR]';
+const usage = 'bench/net.ts [--rounds N] [--measure-ms MS] [--max-requests N] [--keys N] [--value-bytes N] [--dir PATH] [--profile DIR] [--raftsim-entry FILE]';
 
 function parseOptions(argv: string[]): Options {
   const { values, positionals } = parseFlags(argv, {
@@ -70,6 +72,7 @@ function parseOptions(argv: string[]): Options {
     'value-bytes': { type: 'string' },
     dir: { type: 'string' },
     profile: { type: 'string' },
+    'raftsim-entry': { type: 'string' },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}' (usage: ${usage})`);
   return {
@@ -80,7 +83,14 @@ function parseOptions(argv: string[]): Options {
     valueBytes: parseInteger('--value-bytes', values['value-bytes'], 64, 0),
     parentDir: values.dir ?? tmpdir(),
     profileDir: values.profile === undefined ? null : resolve(values.profile),
+    raftsimEntry: values['raftsim-entry'] === undefined ? null : existingFile('--raftsim-entry', values['raftsim-entry']),
   };
+}
+
+function existingFile(flag: string, path: string): string {
+  const full = resolve(path);
+  if (!existsSync(full)) throw new UsageError(`${flag}: no such file ${full}`);
+  return full;
 }
 
 function measurements(o: Options): Measurement[] {
@@ -132,7 +142,12 @@ async function startRaftsim(o: Options, root: string): Promise<System> {
   const members = [];
   for (let i = 0; i < CLUSTER_SIZE; i++) members.push({ name: `m${i + 1}`, clientPort: await freeLoopbackPort(), peerPort: await freeLoopbackPort() });
   const nodeArgs = o.profileDir === null ? undefined : ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`];
-  const cluster = new LocalCluster({ members, dataDir: join(root, 'raftsim'), ...(nodeArgs === undefined ? {} : { nodeArgs }) });
+  const cluster = new LocalCluster({
+    members,
+    dataDir: join(root, 'raftsim'),
+    ...(nodeArgs === undefined ? {} : { nodeArgs }),
+    ...(o.raftsimEntry === null ? {} : { entry: o.raftsimEntry }),
+  });
   cluster.start();
   try {
     await cluster.waitHealthy(30_000);
