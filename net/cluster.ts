@@ -51,6 +51,8 @@ export interface ClusterMember {
 
 const RAFTSIM_BIN = fileURLToPath(new URL('../bin/raftsim', import.meta.url));
 const RAFTSIM_MAIN = fileURLToPath(new URL('../bin/main.ts', import.meta.url));
+/** The node flags bin/raftsim gives `serve`, for members started without it. */
+const SERVE_NODE_FLAGS = ['--max-semi-space-size=32'];
 const TSX_LOADER = fileURLToPath(new URL('../node_modules/tsx/dist/esm/index.mjs', import.meta.url));
 const STOP_GRACE_MS = 5_000;
 const live = new Set<ChildProcess>();
@@ -152,7 +154,7 @@ export class LocalCluster {
     const child =
       entry === undefined && nodeArgs === undefined
         ? spawn(RAFTSIM_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
-        : spawn(process.execPath, ['--import', TSX_LOADER, ...(nodeArgs ?? []), entry ?? RAFTSIM_MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        : spawn(process.execPath, [...SERVE_NODE_FLAGS, '--import', TSX_LOADER, ...(nodeArgs ?? []), entry ?? RAFTSIM_MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     installExitHook();
     m.process = child;
