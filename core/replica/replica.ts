@@ -2,7 +2,7 @@
 // client request (forwarding, proposing, exactly-once application, replies, timeouts, reads, watches, TTL
 // expiry, snapshots, membership). Drivers only move bytes and time; every decision about a request is here,
 // so the simulator and the real server cannot disagree.
-import { decode, encode } from '@msgpack/msgpack';
+import { decode, encode } from '../codec/msgpack.ts';
 import { applyCommand, applyRequest, isWatchRequest, isWriteRequest } from '../kv/apply.ts';
 import { ErrorCode, etcdError } from '../kv/errors.ts';
 import { decodeStore, encodeStore, newStore, nextExpiryMs, storeStats, unwatch, watch } from '../kv/store.ts';
