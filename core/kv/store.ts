@@ -67,7 +67,90 @@ export function newStore(options: StoreOptions = {}): KvStore {
     watchers: Object.create(null) as Record<string, WatchRecord[]>,
     watcherCount: 0,
     nextWatchId: 1,
+    treeHash: [0, 0],
   };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The tree hash: a digest of the tree that every change updates in O(1), so the simulator can compare
+// members' states after every applied entry. Each lane sums an avalanched hash of every node's content (path,
+// indexes, expiry, kind, value): order-free, so adding and removing a node is one addition.
+
+let laneA = 0;
+let laneB = 0;
+
+function mixText(s: string): void {
+  let a = laneA;
+  let b = laneB;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  laneA = Math.imul(a ^ 0x1ff, 0x01000193);
+  laneB = Math.imul(b ^ 0x1ff, 0x5bd1e995);
+}
+
+function mixNumber(x: number): void {
+  if (!Number.isSafeInteger(x)) return mixText(String(x));
+  const lo = x >>> 0;
+  const hi = Math.floor(x / 0x100000000) >>> 0;
+  laneA = Math.imul(Math.imul(laneA ^ lo, 0x01000193) ^ hi, 0x01000193);
+  laneB = Math.imul(Math.imul(laneB ^ lo, 0x5bd1e995) ^ hi, 0x5bd1e995);
+}
+
+function avalanche(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** Sets laneA and laneB to the two hashes of one node's own content (not its children). */
+function hashNode(node: KvNode): void {
+  laneA = 0x811c9dc5;
+  laneB = 0x9747b28c;
+  mixText(node.path);
+  mixNumber(node.createdIndex);
+  mixNumber(node.modifiedIndex);
+  mixNumber(node.expireAtMs);
+  mixNumber(node.children === null ? 1 : 2);
+  mixText(node.value);
+  laneA = avalanche(laneA);
+  laneB = avalanche(laneB);
+}
+
+/** Adds (`sign` 1) or removes (-1) one node's content in a tree hash. */
+function count(hash: [number, number], node: KvNode, sign: 1 | -1): void {
+  hashNode(node);
+  hash[0] = (hash[0] + sign * laneA) >>> 0;
+  hash[1] = (hash[1] + sign * laneB) >>> 0;
+}
+
+function countIn(store: KvStore, node: KvNode): void {
+  count(store.treeHash, node, 1);
+}
+
+function countOut(store: KvStore, node: KvNode): void {
+  count(store.treeHash, node, -1);
+}
+
+function countOutSubtree(store: KvStore, node: KvNode): void {
+  countOut(store, node);
+  if (node.children !== null) for (const name in node.children) countOutSubtree(store, node.children[name]!);
+}
+
+/** The tree hash computed from scratch (what `store.treeHash` must always equal). O(nodes). */
+export function computeTreeHash(root: KvNode): [number, number] {
+  const hash: [number, number] = [0, 0];
+  const visit = (node: KvNode): void => {
+    if (node !== root) count(hash, node, 1);
+    if (node.children !== null) for (const name in node.children) visit(node.children[name]!);
+  };
+  visit(root);
+  return hash;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -269,9 +352,14 @@ function recordWrite(store: KvStore, e: StoreEvent, refresh: boolean, out: Watch
 /** Unlinks `node` from `parent` with its whole subtree, children first, telling watches on every
  * removed path (etcd's Remove with its notify callback). */
 function removeSubtree(store: KvStore, parent: KvNode, node: KvNode, e: StoreEvent | null, out: WatchDelivery[]): void {
-  if (node.children !== null && (store.ttlNodeCount > 0 || (e !== null && store.watcherCount > 0))) {
-    for (const name in node.children) removeSubtree(store, node, node.children[name]!, e, out);
+  if (node.children !== null) {
+    if (store.ttlNodeCount > 0 || (e !== null && store.watcherCount > 0)) {
+      for (const name in node.children) removeSubtree(store, node, node.children[name]!, e, out);
+    } else {
+      for (const name in node.children) countOutSubtree(store, node.children[name]!);
+    }
   }
+  countOut(store, node);
   delete parent.children![baseName(node.path)];
   if (e !== null && store.watcherCount > 0) notifyAt(store, e, node.path, true, out);
   if (node.expireAtMs !== PERMANENT) store.ttlNodeCount--;
@@ -337,6 +425,7 @@ function internalCreate(
         children: emptyChildren(),
       };
       parent.children![name] = created;
+      countIn(store, created);
       parent = created;
     } else if (existing.children === null) {
       // etcd counts a failed walk as a failed set, whichever operation it was (quirk kept).
@@ -368,6 +457,7 @@ function internalCreate(
   if (dir) e.node.dir = true;
   else e.node.value = value;
   parent.children![name] = node;
+  countIn(store, node);
   if (expireAtMs !== PERMANENT) {
     store.ttlNodeCount++;
     trackTtl(store, node);
@@ -479,6 +569,7 @@ export function update(
   const nextIndex = store.index + 1;
   const e = newEvent('update', path, nextIndex, node.createdIndex, nextIndex);
   e.prevNode = viewOf(node, false, false, nowMs);
+  countOut(store, node);
   if (isDir) {
     // etcd's Write refuses directories, so a directory keeps its old modifiedIndex (quirk kept).
     e.node.dir = true;
@@ -488,6 +579,7 @@ export function update(
     e.node.value = newValue;
   }
   updateTtl(store, node, expireAtMs);
+  countIn(store, node);
   withTtl(e.node, node, nowMs);
   recordWrite(store, e, refresh, out);
   store.index = nextIndex;
@@ -522,9 +614,11 @@ export function compareAndSwap(
   store.index++;
   const e = newEvent('compareAndSwap', path, store.index, node.createdIndex, store.index);
   e.prevNode = viewOf(node, false, false, nowMs);
+  countOut(store, node);
   node.value = value;
   node.modifiedIndex = store.index;
   updateTtl(store, node, expireAtMs);
+  countIn(store, node);
   e.node.value = value;
   withTtl(e.node, node, nowMs);
   recordWrite(store, e, refresh, out);
@@ -684,6 +778,7 @@ export function cloneStore(store: KvStore): KvStore {
     watchers,
     watcherCount: store.watcherCount,
     nextWatchId: store.nextWatchId,
+    treeHash: [store.treeHash[0], store.treeHash[1]],
   };
 }
 
@@ -704,6 +799,7 @@ function reviveNode(n: KvNode): KvNode {
 export function decodeStore(bytes: Uint8Array): KvStore {
   const store = fromMsgpackSafe(decode(bytes) as KvStore);
   reviveNode(store.root);
+  store.treeHash = computeTreeHash(store.root);
   const watchers = Object.create(null) as Record<string, WatchRecord[]>;
   for (const key of Object.keys(store.watchers)) watchers[key] = store.watchers[key]!;
   store.watchers = watchers;

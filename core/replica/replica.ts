@@ -6,7 +6,7 @@ import { decode, encode } from '../codec/msgpack.ts';
 import { applyCommand, applyRequest, isWatchRequest, isWriteRequest } from '../kv/apply.ts';
 import { ErrorCode, etcdError } from '../kv/errors.ts';
 import { decodeStore, encodeStore, newStore, nextExpiryMs, storeStats, unwatch, watch } from '../kv/store.ts';
-import type { EtcdError, KeysRequest, KvNode, KvStore, StoreResult, WatchDelivery, WatchRecord } from '../kv/types.ts';
+import type { EtcdError, KeysRequest, KvStore, StoreResult, WatchDelivery, WatchRecord } from '../kv/types.ts';
 import { lastLogIndex, logTerm } from '../raft/log.ts';
 import { createNode, restartNode, step as raftStep } from '../raft/node.ts';
 import type { Entry, NodeId, PersistedState, RaftInput, Ready, ReadState, Rejection, RejectReason, Snapshot } from '../raft/types.ts';
@@ -770,43 +770,15 @@ function statsBody(state: ReplicaState, kind: StatsKind): ReplyBody {
 
 // ------------------------------------------------------------------------------------------- observation
 
-function mix(hash: number, text: string): number {
-  let h = hash;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= 0xff;
-  return Math.imul(h, 0x01000193);
-}
-
-/** FNV-1a over the tree in name order and the store index: what must agree across members. Stats and watches
- * are per member and left out. O(nodes). */
+/** A digest of what must agree across members: the tree (through the store's incrementally kept tree hash:
+ * every node's path, indexes, expiry, kind and value) and the store index. Stats and watches are per member
+ * and left out. O(1). */
 export function storeDigest(store: KvStore): string {
-  let h = mix(0x811c9dc5, String(store.index));
-  const visit = (node: KvNode): void => {
-    h = mix(h, `${node.path}\u0000${node.createdIndex}\u0000${node.modifiedIndex}\u0000${node.expireAtMs}\u0000${node.children === null ? 'f' : 'd'}\u0000${node.value}`);
-    if (node.children === null) return;
-    for (const name of Object.keys(node.children).sort()) visit(node.children[name]!);
-  };
-  visit(store.root);
-  return (h >>> 0).toString(16).padStart(8, '0');
+  const hex = (n: number): string => n.toString(16).padStart(8, '0');
+  return `${store.index}:${hex(store.treeHash[0])}${hex(store.treeHash[1])}`;
 }
 
-// The tree changes only when an entry is applied or a snapshot installed, and both move `applied`: the digest
-// is computed once per applied index. A memo outside the state keeps the state plain data and the result a
-// function of the state.
-const digestMemo = new WeakMap<ReplicaState, { applied: number; digest: string }>();
-
-function memoizedDigest(state: ReplicaState): string {
-  const memo = digestMemo.get(state);
-  if (memo !== undefined && memo.applied === state.applied) return memo.digest;
-  const digest = storeDigest(state.replicated.store);
-  digestMemo.set(state, { applied: state.applied, digest });
-  return digest;
-}
-
-/** What checkers look at after any step. O(1) unless something was applied since the last call. */
+/** What checkers look at after any step. O(1). */
 export function observeReplica(state: ReplicaState): ReplicaObservation {
   const last = lastLogIndex(state.raft);
   return {
@@ -816,6 +788,6 @@ export function observeReplica(state: ReplicaState): ReplicaObservation {
     applied: state.applied,
     lastIndex: last,
     lastTerm: logTerm(state.raft, last) ?? 0,
-    digest: memoizedDigest(state),
+    digest: storeDigest(state.replicated.store),
   };
 }
