@@ -9,7 +9,23 @@ export class CodecError extends Error {
   override name = 'CodecError';
 }
 
-type Check = (value: unknown, path: string) => void;
+/**
+ * A check explains what is wrong with a value (`check(value, path)` throws a CodecError naming the path) and has a
+ * fast `ok(value)` test for the common case: decoding tests `ok` first, and builds paths and messages only for a
+ * value that fails it.
+ */
+type Check = ((value: unknown, path: string) => void) & { ok: (value: unknown) => boolean };
+
+function check(ok: (value: unknown) => boolean, explain: (value: unknown, path: string) => void): Check {
+  return Object.assign(explain, { ok });
+}
+
+/** A check of one value on its own: its explanation is `expected` when `ok` fails. */
+function leaf(expected: string, ok: (value: unknown) => boolean): Check {
+  return check(ok, (v, p) => {
+    if (!ok(v)) bad(p, expected, v);
+  });
+}
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -23,68 +39,85 @@ function bad(path: string, expected: string, value: unknown): never {
   throw new CodecError(`codec: ${path}: expected ${expected}, got ${describe(value)}`);
 }
 
-const natural: Check = (v, p) => {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(p, 'a non-negative integer', v);
-};
-const integer: Check = (v, p) => {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) bad(p, 'an integer', v);
-};
-const finite: Check = (v, p) => {
-  if (typeof v !== 'number' || !Number.isFinite(v)) bad(p, 'a finite number', v);
-};
-const text: Check = (v, p) => {
-  if (typeof v !== 'string') bad(p, 'a string', v);
-};
-const nodeId: Check = (v, p) => {
-  if (typeof v !== 'string' || v.length === 0) bad(p, 'a node id (non-empty string)', v);
-};
-const flag: Check = (v, p) => {
-  if (typeof v !== 'boolean') bad(p, 'a boolean', v);
-};
-const bytes: Check = (v, p) => {
-  if (!(v instanceof Uint8Array)) bad(p, 'bytes', v);
-};
-const nullable =
-  (check: Check): Check =>
-  (v, p) => {
-    if (v !== null) check(v, p);
-  };
-const oneOf =
-  (...values: string[]): Check =>
-  (v, p) => {
-    if (typeof v !== 'string' || !values.includes(v)) bad(p, `one of ${values.join('|')}`, v);
-  };
-const listOf =
-  (check: Check): Check =>
-  (v, p) => {
-    if (!Array.isArray(v)) bad(p, 'an array', v);
-    v.forEach((item, i) => check(item, `${p}[${i}]`));
-  };
-const recordOf =
-  (check: Check): Check =>
-  (v, p) => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) bad(p, 'an object', v);
-    for (const [key, item] of Object.entries(v)) check(item, `${p}.${key}`);
-  };
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+const natural = leaf('a non-negative integer', (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0);
+const integer = leaf('an integer', (v) => typeof v === 'number' && Number.isSafeInteger(v));
+const finite = leaf('a finite number', (v) => typeof v === 'number' && Number.isFinite(v));
+const text = leaf('a string', (v) => typeof v === 'string');
+const nodeId = leaf('a node id (non-empty string)', (v) => typeof v === 'string' && v.length > 0);
+const flag = leaf('a boolean', (v) => typeof v === 'boolean');
+const bytes = leaf('bytes', (v) => v instanceof Uint8Array);
+const nullable = (inner: Check): Check =>
+  check(
+    (v) => v === null || inner.ok(v),
+    (v, p) => {
+      if (v !== null) inner(v, p);
+    },
+  );
+const oneOf = (...values: string[]): Check => leaf(`one of ${values.join('|')}`, (v) => typeof v === 'string' && values.includes(v));
+const listOf = (item: Check): Check =>
+  check(
+    (v) => {
+      if (!Array.isArray(v)) return false;
+      for (let i = 0; i < v.length; i++) if (!item.ok(v[i])) return false;
+      return true;
+    },
+    (v, p) => {
+      if (!Array.isArray(v)) bad(p, 'an array', v);
+      v.forEach((x, i) => item(x, `${p}[${i}]`));
+    },
+  );
+const recordOf = (item: Check): Check =>
+  check(
+    (v) => {
+      if (!isRecord(v)) return false;
+      for (const key of Object.keys(v)) if (!item.ok(v[key])) return false;
+      return true;
+    },
+    (v, p) => {
+      if (!isRecord(v)) bad(p, 'an object', v);
+      for (const [key, x] of Object.entries(v)) item(x, `${p}.${key}`);
+    },
+  );
 /** Exactly these fields, no more (so a decoded value re-encodes to the same bytes). */
-const shape =
-  (fields: Record<string, Check>): Check =>
-  (v, p) => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) bad(p, 'an object', v);
-    const record = v as Record<string, unknown>;
-    for (const [key, check] of Object.entries(fields)) {
-      if (!(key in record)) throw new CodecError(`codec: ${p}: missing field ${key}`);
-      check(record[key], `${p}.${key}`);
-    }
-    for (const key of Object.keys(record)) if (!(key in fields)) throw new CodecError(`codec: ${p}: unexpected field ${key}`);
-  };
+const shape = (fields: Record<string, Check>): Check => {
+  const keys = Object.keys(fields);
+  const checks = keys.map((key) => fields[key]!);
+  return check(
+    (v) => {
+      if (!isRecord(v)) return false;
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        if (!(key in v) || !checks[i]!.ok(v[key])) return false;
+      }
+      for (const key in v) if (!(key in fields) && Object.hasOwn(v, key)) return false;
+      return true;
+    },
+    (v, p) => {
+      if (!isRecord(v)) bad(p, 'an object', v);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        if (!(key in v)) throw new CodecError(`codec: ${p}: missing field ${key}`);
+        checks[i]!(v[key], `${p}.${key}`);
+      }
+      for (const key of Object.keys(v)) if (!(key in fields)) throw new CodecError(`codec: ${p}: unexpected field ${key}`);
+    },
+  );
+};
 
 const confChange = shape({ type: oneOf('add-voter', 'add-learner', 'promote', 'remove'), node: nodeId });
-const entry: Check = (v, p) => {
-  shape({ index: natural, term: natural, kind: oneOf('normal', 'noop', 'conf'), data: bytes, conf: nullable(confChange) })(v, p);
-  const e = v as Entry;
-  if ((e.kind === 'conf') !== (e.conf !== null)) throw new CodecError(`codec: ${p}: conf must be set exactly for kind conf`);
-};
+const entryFields = shape({ index: natural, term: natural, kind: oneOf('normal', 'noop', 'conf'), data: bytes, conf: nullable(confChange) });
+const confMatchesKind = (e: Entry): boolean => (e.kind === 'conf') === (e.conf !== null);
+const entry = check(
+  (v) => entryFields.ok(v) && confMatchesKind(v as Entry),
+  (v, p) => {
+    entryFields(v, p);
+    if (!confMatchesKind(v as Entry)) throw new CodecError(`codec: ${p}: conf must be set exactly for kind conf`);
+  },
+);
 const membership = shape({ voters: listOf(nodeId), learners: listOf(nodeId) });
 const snapshot = shape({ index: natural, term: natural, membership, data: bytes });
 const hardState = shape({ term: natural, vote: nullable(nodeId), commit: natural });
@@ -116,13 +149,23 @@ const messageShapes: Record<Message['type'], Check> = {
   'read-index': shape({ type: text, ...base, context: text }),
   'read-index-response': shape({ type: text, ...base, context: text, index: natural, reject: nullable(rejectReason) }),
 };
-const message: Check = (v, p) => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(p, 'an object', v);
-  const type = (v as { type?: unknown }).type;
-  const check = typeof type === 'string' && Object.hasOwn(messageShapes, type) ? messageShapes[type as Message['type']] : undefined;
-  if (check === undefined) bad(`${p}.type`, 'a message type', type);
-  check(v, p);
-};
+/** A check of `{ type, ... }` values by the shape their type names. */
+function byType(shapes: Record<string, Check>, what: string): Check {
+  const shapeOf = (v: unknown): Check | undefined => {
+    const type = (v as { type?: unknown }).type;
+    return typeof type === 'string' && Object.hasOwn(shapes, type) ? shapes[type] : undefined;
+  };
+  return check(
+    (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && shapeOf(v)?.ok(v) === true,
+    (v, p) => {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(p, 'an object', v);
+      const shapeCheck = shapeOf(v);
+      if (shapeCheck === undefined) bad(`${p}.type`, what, (v as { type?: unknown }).type);
+      shapeCheck(v, p);
+    },
+  );
+}
+const message = byType(messageShapes, 'a message type');
 
 const inputShapes: Record<RaftInput['type'], Check> = {
   tick: shape({ type: text, now: finite }),
@@ -136,13 +179,7 @@ const inputShapes: Record<RaftInput['type'], Check> = {
   applied: shape({ type: text, index: natural }),
   compact: shape({ type: text, index: natural, data: bytes }),
 };
-const input: Check = (v, p) => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(p, 'an object', v);
-  const type = (v as { type?: unknown }).type;
-  const check = typeof type === 'string' && Object.hasOwn(inputShapes, type) ? inputShapes[type as RaftInput['type']] : undefined;
-  if (check === undefined) bad(`${p}.type`, 'an input type', type);
-  check(v, p);
-};
+const input = byType(inputShapes, 'an input type');
 
 const progress = shape({
   match: natural,
@@ -202,7 +239,7 @@ const raftState = shape({
   unstableSnapshotResetsLog: flag,
 });
 
-function decodeChecked<T>(bytesIn: Uint8Array, check: Check, what: string): T {
+function decodeChecked<T>(bytesIn: Uint8Array, valid: Check, what: string): T {
   if (!(bytesIn instanceof Uint8Array)) throw new CodecError(`codec: ${what}: expected bytes to decode, got ${describe(bytesIn)}`);
   if (bytesIn.length === 0) throw new CodecError(`codec: ${what}: no bytes to decode`);
   let value: unknown;
@@ -212,7 +249,10 @@ function decodeChecked<T>(bytesIn: Uint8Array, check: Check, what: string): T {
     const reason = err instanceof Error ? err.message : String(err);
     throw new CodecError(`codec: ${what}: not valid msgpack (${reason.split('\n')[0]})`);
   }
-  check(value, what);
+  if (!valid.ok(value)) {
+    valid(value, what);
+    throw new CodecError(`codec: ${what}: does not have the expected shape`);
+  }
   return value as T;
 }
 

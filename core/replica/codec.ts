@@ -1,8 +1,8 @@
 // Peer messages as bytes for the real network. Decoding checks every field, so a corrupt or hostile frame
 // becomes one CodecError line ("codec: peer.command.op.request.prevIndex: expected a non-negative integer, got
 // string \"x\"") for the transport to log and drop, never a half-built object reaching `stepReplica`.
-import { decode, encode } from '../codec/msgpack.ts';
-import { CodecError, decodeMessage, encodeMessage } from '../codec/index.ts';
+import { decode, encode, encodeEnvelope } from '../codec/msgpack.ts';
+import { CodecError, decodeMessage } from '../codec/index.ts';
 import type { RejectReason } from '../raft/types.ts';
 import type { ForwardedCommand, MemberInfo, PeerMessage } from './types.ts';
 
@@ -107,7 +107,7 @@ function checkCommand(v: unknown, path: string): ForwardedCommand {
 
 /** A peer message as bytes; the Raft message inside goes through core/codec. */
 export function encodePeerMessage(message: PeerMessage): Uint8Array {
-  if (message.type === 'raft') return encode({ ...message, message: encodeMessage(message.message) });
+  if (message.type === 'raft') return encodeEnvelope(message as unknown as Record<string, unknown>, 'message');
   return encode(message);
 }
 

@@ -28,6 +28,15 @@ const { value } = fc.letrec<{ value: unknown }>((tie) => ({
   value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, scalar, fc.array(tie('value'), { maxLength: 20 }), fc.dictionary(key, tie('value'), { maxKeys: 20 })),
 }));
 
+// Inner values whose encodings fall on each side of the bin 8 / 16 / 32 header boundaries.
+const binEdges = [0, 100, 125, 126, 127, 128, 200, 252, 253, 254, 255, 256, 65530, 65532, 65533, 65534, 65535, 65536];
+const innerValue = fc.oneof(value, fc.constantFrom(...binEdges).map((n) => new Uint8Array(n).fill(n & 0xff)));
+
+/** Byte equality, cheap on large arrays; the element-wise diff only when they differ. */
+function expectSameBytes(got: Uint8Array, want: Uint8Array): void {
+  if (!Buffer.from(got.buffer, got.byteOffset, got.length).equals(Buffer.from(want.buffer, want.byteOffset, want.length))) expect([...got]).toEqual([...want]);
+}
+
 function outcome(f: () => unknown): { value: unknown } | { error: string } {
   try {
     return { value: f() };
@@ -42,7 +51,7 @@ function matchesPackage(m: Msgpack, runs = 300): boolean {
   const sameBytes = (): boolean =>
     !fc.check(
       fc.property(value, (v) => {
-        expect([...m.encode(v)]).toEqual([...packageEncode(v)]);
+        expectSameBytes(m.encode(v), packageEncode(v));
       }),
       params,
     ).failed;
@@ -66,13 +75,24 @@ function matchesPackage(m: Msgpack, runs = 300): boolean {
       }),
       { ...params, numRuns: runs * 2 },
     ).failed;
+  // A message carrying another's encoding, written in one pass into the shared slab.
+  const sameEnvelope = (): boolean =>
+    !fc.check(
+      fc.property(fc.dictionary(key, value, { maxKeys: 6 }), innerValue, fc.integer({ min: 0, max: 6 }), (envelope, inner, at) => {
+        const entries = Object.entries(envelope);
+        entries.splice(Math.min(at, entries.length), 0, ['inner', inner]);
+        const e = Object.fromEntries(entries);
+        expectSameBytes(m.encodeEnvelope(e, 'inner'), packageEncode({ ...e, inner: packageEncode(e.inner) }));
+      }),
+      params,
+    ).failed;
   // Many distinct short strings of one length: some share a slot of the decoder's string cache.
   const sameStrings = (): boolean => {
     const names: string[] = [];
     for (const a of 'abcdefghijklmnopqrstuvwxyz') for (const b of 'abcdefghijklmnopqrstuvwxyz') names.push(a + b);
     return names.every((s) => m.decode(packageEncode(s)) === s);
   };
-  return sameBytes() && sameValues() && sameOnDamage() && sameStrings();
+  return sameBytes() && sameValues() && sameOnDamage() && sameEnvelope() && sameStrings();
 }
 
 describe('core/codec/msgpack.ts is @msgpack/msgpack, byte for byte', () => {
@@ -87,6 +107,13 @@ describe('core/codec/msgpack.ts is @msgpack/msgpack, byte for byte', () => {
     let nearLimit: unknown = 1;
     for (let i = 0; i < 99; i++) nearLimit = { k: nearLimit };
     expect(outcome(() => msgpack.encode(nearLimit))).toEqual(outcome(() => packageEncode(nearLimit)));
+  });
+
+  it('envelopes from the shared slab stay intact while later ones are written', () => {
+    const first = msgpack.encodeEnvelope({ type: 'raft', message: { n: 1 } }, 'message');
+    const copy = [...first];
+    for (let i = 0; i < 5000; i++) msgpack.encodeEnvelope({ type: 'raft', message: { n: i, pad: 'x'.repeat(40) } }, 'message');
+    expect([...first]).toEqual(copy);
   });
 
   it('binary values are views of the input, as the package gives them', () => {
@@ -118,6 +145,11 @@ const mutants: Mutant[] = [
     name: 'msgpack-trailing-bytes-accepted',
     description: 'bytes after one whole value are ignored instead of refused',
     edits: [{ file: FILE, find: 'if (at !== bytes.length) throw FALLBACK;', replace: '' }],
+  },
+  {
+    name: 'msgpack-envelope-short-header',
+    description: 'an inner encoding of 128 bytes or more gets a one-byte length in its bin 8 header cut to 7 bits',
+    edits: [{ file: FILE, find: '        out[headerAt + 1] = n;', replace: '        out[headerAt + 1] = n & 0x7f;' }],
   },
   {
     name: 'msgpack-int64-unsigned',
