@@ -5,10 +5,10 @@
 import { decode, encode } from '../codec/msgpack.ts';
 import { applyCommand, applyRequest, isWatchRequest, isWriteRequest } from '../kv/apply.ts';
 import { ErrorCode, etcdError } from '../kv/errors.ts';
-import { decodeStore, encodeStore, newStore, nextExpiryMs, storeStats, unwatch, watch } from '../kv/store.ts';
+import { decodeStore, encodeStore, hasTtlKeys, newStore, nextExpiryMs, storeStats, unwatch, watch } from '../kv/store.ts';
 import type { EtcdError, KeysRequest, KvStore, StoreResult, WatchDelivery, WatchRecord } from '../kv/types.ts';
 import { lastLogIndex, logTerm } from '../raft/log.ts';
-import { createNode, restartNode, step as raftStep } from '../raft/node.ts';
+import { createNode, nextTickDeadline, restartNode, step as raftStep } from '../raft/node.ts';
 import type { Entry, NodeId, PersistedState, RaftInput, Ready, ReadState, Rejection, RejectReason, Snapshot } from '../raft/types.ts';
 import { mergePersist } from './persist.ts';
 import type {
@@ -483,6 +483,35 @@ function onTick(state: ReplicaState, now: number, out: ReplicaReady): void {
   }
 }
 
+/**
+ * The local clock reading from which a tick makes this member act: Raft's own deadline (heartbeat, election),
+ * the leader's next expiry proposal, a pending request's timeout or forward retry. A driver may skip the ticks
+ * before it, as long as it ticks before inputs often enough that the clock readings stamped into proposals and
+ * request deadlines stay as fresh as it wants. -Infinity for "at once", null for "not until another input".
+ */
+export function replicaTickDeadline(state: ReplicaState): number | null {
+  if (state.clockMs === null) return -Infinity;
+  const raft = nextTickDeadline(state.raft);
+  let at = raft ?? Infinity;
+  if (state.raft.role === 'leader' && hasTtlKeys(state.replicated.store)) {
+    const due = nextExpiryMs(state.replicated.store);
+    // The first point of the expiry grid at or after the key falls due (see maybeProposeExpiry).
+    const interval = state.options.expiryIntervalMs;
+    if (due !== null) at = Math.min(at, Math.max(state.nextExpiryCheckMs ?? -Infinity, Math.ceil(due / interval) * interval));
+  }
+  if (state.pendingCount > 0) {
+    const leaderKnown = state.raft.leader !== null;
+    for (const key in state.writes) {
+      const w = state.writes[key]!;
+      at = Math.min(at, w.deadlineMs ?? -Infinity);
+      if (leaderKnown && w.phase === 'waiting') at = -Infinity;
+      else if (leaderKnown && w.phase === 'sent') at = Math.min(at, w.lastSentMs + state.options.forwardRetryMs);
+    }
+    for (const key in state.reads) at = Math.min(at, state.reads[key]!.deadlineMs ?? -Infinity);
+  }
+  return at === Infinity ? null : at;
+}
+
 /** etcd's SYNC: on a fixed grid of the leader's clock, propose an expiry carrying that clock reading when some
  * key is due, so every member expires the same keys at the same log index. */
 function maybeProposeExpiry(state: ReplicaState, now: number, out: ReplicaReady): void {
@@ -599,19 +628,16 @@ function applyEntry(state: ReplicaState, entry: Entry, out: ReplicaReady): void 
   state.applied = entry.index;
   state.appliedTerm = entry.term;
   const store = state.replicated.store;
-  const record = (kind: AppliedEntry['kind'], origin: NodeId | null, requestId: number | null, timeMs: number | null): void => {
-    out.applied.push({ index: entry.index, term: entry.term, kind, origin, requestId, storeIndex: store.index, timeMs });
-  };
-  if (entry.kind === 'noop') return record('noop', null, null, null);
+  if (entry.kind === 'noop') return reportApplied(out, entry, store, 'noop', null, null, null);
   if (entry.kind === 'conf') {
     applyConf(state, entry, out);
-    return record('conf', null, null, null);
+    return reportApplied(out, entry, store, 'conf', null, null, null);
   }
   const command = decode(entry.data) as ReplicaCommand;
   if (command.t === 'expire') {
     const outcome = applyCommand(store, { kind: 'expire', timeMs: command.timeMs });
     deliverWatches(state, outcome.deliveries, out);
-    return record('expire', null, null, command.timeMs);
+    return reportApplied(out, entry, store, 'expire', null, null, command.timeMs);
   }
   const c = command.command;
   delete state.proposals[`${c.origin}/${c.requestId}`];
@@ -625,7 +651,7 @@ function applyEntry(state: ReplicaState, entry: Entry, out: ReplicaReady): void 
       forget(state, 'writes', c.requestId);
       replyError(state, out, c.requestId, 'unknown', CAUSE_RESULT_LOST);
     }
-    return record('duplicate', c.origin, c.requestId, command.timeMs);
+    return reportApplied(out, entry, store, 'duplicate', c.origin, c.requestId, command.timeMs);
   }
   recordApplied(state.replicated, c, state.options.maxSessionIds);
   if (c.op.kind === 'kv') {
@@ -638,7 +664,20 @@ function applyEntry(state: ReplicaState, entry: Entry, out: ReplicaReady): void 
   } else {
     applyMemberRequest(state, c, mine, out);
   }
-  record('client', c.origin, c.requestId, command.timeMs);
+  reportApplied(out, entry, store, 'client', c.origin, c.requestId, command.timeMs);
+}
+
+/** Tells the driver what an applied entry was (for its observers). */
+function reportApplied(
+  out: ReplicaReady,
+  entry: Entry,
+  store: KvStore,
+  kind: AppliedEntry['kind'],
+  origin: NodeId | null,
+  requestId: number | null,
+  timeMs: number | null,
+): void {
+  out.applied.push({ index: entry.index, term: entry.term, kind, origin, requestId, storeIndex: store.index, timeMs });
 }
 
 function deliverWatches(state: ReplicaState, deliveries: WatchDelivery[], out: ReplicaReady): void {
