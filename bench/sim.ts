@@ -104,8 +104,9 @@ function once(config: PartialRunConfig, seed: number): Round {
     onWorld: () => {
       cpuAtStart = cpuMs();
     },
-    onProgress: () => {
-      cpuAtEnd = cpuMs();
+    onProgress: (p) => {
+      // Only at the end: reading the CPU clock is a system call, and an idle run reports thousands of seconds.
+      if (p.simMs >= p.endMs) cpuAtEnd = cpuMs();
     },
   });
   const total = performance.now() - started;
