@@ -471,6 +471,12 @@ function fail(error: EtcdError): StoreResult {
   return { ok: false, error };
 }
 
+/** A failed write, counted in the statistic etcd counts it in. */
+function failedAs(store: KvStore, counter: 'updateFail' | 'compareAndSwapFail' | 'deleteFail' | 'compareAndDeleteFail', error: EtcdError): StoreResult {
+  store.stats[counter]++;
+  return fail(error);
+}
+
 /** GET: a key, or a directory with its children (its whole subtree with `recursive`). */
 export function get(store: KvStore, rawPath: string, recursive: boolean, sorted: boolean, nowMs: number): StoreResult {
   const path = storePath(rawPath);
@@ -556,15 +562,11 @@ export function update(
   out: WatchDelivery[],
 ): StoreResult {
   const path = storePath(rawPath);
-  const failed = (error: EtcdError): StoreResult => {
-    store.stats.updateFail++;
-    return fail(error);
-  };
-  if (path === '/') return failed(etcdError(ErrorCode.RootReadOnly, '/', store.index));
+  if (path === '/') return failedAs(store, 'updateFail', etcdError(ErrorCode.RootReadOnly, '/', store.index));
   const node = lookup(store, path);
-  if (isError(node)) return failed(node);
+  if (isError(node)) return failedAs(store, 'updateFail', node);
   const isDir = node.children !== null;
-  if (isDir && newValue !== '') return failed(etcdError(ErrorCode.NotFile, path, store.index));
+  if (isDir && newValue !== '') return failedAs(store, 'updateFail', etcdError(ErrorCode.NotFile, path, store.index));
   if (refresh) newValue = node.value;
   const nextIndex = store.index + 1;
   const e = newEvent('update', path, nextIndex, node.createdIndex, nextIndex);
@@ -600,16 +602,12 @@ export function compareAndSwap(
   out: WatchDelivery[],
 ): StoreResult {
   const path = storePath(rawPath);
-  const failed = (error: EtcdError): StoreResult => {
-    store.stats.compareAndSwapFail++;
-    return fail(error);
-  };
-  if (path === '/') return failed(etcdError(ErrorCode.RootReadOnly, '/', store.index));
+  if (path === '/') return failedAs(store, 'compareAndSwapFail', etcdError(ErrorCode.RootReadOnly, '/', store.index));
   const node = lookup(store, path);
-  if (isError(node)) return failed(node);
-  if (node.children !== null) return failed(etcdError(ErrorCode.NotFile, path, store.index));
+  if (isError(node)) return failedAs(store, 'compareAndSwapFail', node);
+  if (node.children !== null) return failedAs(store, 'compareAndSwapFail', etcdError(ErrorCode.NotFile, path, store.index));
   const cause = compareFailCause(node, prevValue, prevIndex);
-  if (cause !== null) return failed(etcdError(ErrorCode.TestFailed, cause, store.index));
+  if (cause !== null) return failedAs(store, 'compareAndSwapFail', etcdError(ErrorCode.TestFailed, cause, store.index));
   if (refresh) value = node.value;
   store.index++;
   const e = newEvent('compareAndSwap', path, store.index, node.createdIndex, store.index);
@@ -636,17 +634,13 @@ export function deleteNode(
   out: WatchDelivery[],
 ): StoreResult {
   const path = storePath(rawPath);
-  const failed = (error: EtcdError): StoreResult => {
-    store.stats.deleteFail++;
-    return fail(error);
-  };
-  if (path === '/') return failed(etcdError(ErrorCode.RootReadOnly, '/', store.index));
+  if (path === '/') return failedAs(store, 'deleteFail', etcdError(ErrorCode.RootReadOnly, '/', store.index));
   if (recursive) dir = true;
   const node = lookup(store, path);
-  if (isError(node)) return failed(node);
+  if (isError(node)) return failedAs(store, 'deleteFail', node);
   if (node.children !== null) {
-    if (!dir) return failed(etcdError(ErrorCode.NotFile, path, store.index));
-    if (!recursive && !isEmptyDir(node)) return failed(etcdError(ErrorCode.DirNotEmpty, path, store.index));
+    if (!dir) return failedAs(store, 'deleteFail', etcdError(ErrorCode.NotFile, path, store.index));
+    if (!recursive && !isEmptyDir(node)) return failedAs(store, 'deleteFail', etcdError(ErrorCode.DirNotEmpty, path, store.index));
   }
   const nextIndex = store.index + 1;
   const e = newEvent('delete', path, nextIndex, node.createdIndex, nextIndex);
@@ -674,16 +668,12 @@ export function compareAndDelete(
   out: WatchDelivery[],
 ): StoreResult {
   const path = storePath(rawPath);
-  const failed = (error: EtcdError): StoreResult => {
-    store.stats.compareAndDeleteFail++;
-    return fail(error);
-  };
   // Unlike the other writes etcd does not check for the root here: the root fails as a directory.
   const node = lookup(store, path);
-  if (isError(node)) return failed(node);
-  if (node.children !== null) return failed(etcdError(ErrorCode.NotFile, shownPath(path), store.index));
+  if (isError(node)) return failedAs(store, 'compareAndDeleteFail', node);
+  if (node.children !== null) return failedAs(store, 'compareAndDeleteFail', etcdError(ErrorCode.NotFile, shownPath(path), store.index));
   const cause = compareFailCause(node, prevValue, prevIndex);
-  if (cause !== null) return failed(etcdError(ErrorCode.TestFailed, cause, store.index));
+  if (cause !== null) return failedAs(store, 'compareAndDeleteFail', etcdError(ErrorCode.TestFailed, cause, store.index));
   store.index++;
   const e = newEvent('compareAndDelete', path, store.index, node.createdIndex, store.index);
   e.prevNode = viewOf(node, false, false, nowMs);

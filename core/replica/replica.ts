@@ -813,8 +813,11 @@ function statsBody(state: ReplicaState, kind: StatsKind): ReplyBody {
  * every node's path, indexes, expiry, kind and value) and the store index. Stats and watches are per member
  * and left out. O(1). */
 export function storeDigest(store: KvStore): string {
-  const hex = (n: number): string => n.toString(16).padStart(8, '0');
-  return `${store.index}:${hex(store.treeHash[0])}${hex(store.treeHash[1])}`;
+  return `${store.index}:${hex32(store.treeHash[0])}${hex32(store.treeHash[1])}`;
+}
+
+function hex32(n: number): string {
+  return n.toString(16).padStart(8, '0');
 }
 
 /** What checkers look at after any step. O(1). */

@@ -28,7 +28,7 @@ import {
 } from '../../core/replica/index.ts';
 import { decodePeerMessage, encodePeerMessage } from '../../core/replica/index.ts';
 import type { KeysRequest, StoreEvent } from '../../core/kv/index.ts';
-import type { Entry, Persist } from '../../core/raft/index.ts';
+import { lastLogIndex, type Entry, type Persist } from '../../core/raft/index.ts';
 import type { EntryRef, Role } from '../check/history.ts';
 import type { MessageCodec, NodeContext, NodeId, NodeProgram } from '../world/world.ts';
 import type { RecordProblem } from '../world/disk.ts';
@@ -123,13 +123,15 @@ export function replicaProgram(options: ReplicaProgramOptions): NodeProgram<Driv
 
   function emitSample(ds: DriverState, ctx: Ctx, log?: DriverSample['log'], event?: 'restart', snapshot?: DriverSample['snapshot']): void {
     const r = ds.replica!;
-    const o = observeReplica(r);
-    const role = o.role;
+    const raft = r.raft;
+    const lastIndex = lastLogIndex(raft);
     const l = ds.last;
-    if (!log && !event && !snapshot && l.role === role && l.term === o.term && l.commit === o.commit && l.lastIndex === o.lastIndex && l.applied === o.applied && l.persistedCommit === ds.durableCommit) return;
-    ds.last = { role, term: o.term, commit: o.commit, lastIndex: o.lastIndex, applied: o.applied, persistedCommit: ds.durableCommit };
+    // Most steps change none of these: compare before building anything.
+    if (!log && !event && !snapshot && l.role === raft.role && l.term === raft.term && l.commit === raft.commit && l.lastIndex === lastIndex && l.applied === r.applied && l.persistedCommit === ds.durableCommit) return;
+    ds.last = { role: raft.role, term: raft.term, commit: raft.commit, lastIndex, applied: r.applied, persistedCommit: ds.durableCommit };
+    const o = observeReplica(r);
     const sample: DriverSample = {
-      role,
+      role: o.role,
       term: o.term,
       commitIndex: o.commit,
       lastIndex: o.lastIndex,
