@@ -16,6 +16,7 @@ import type {
   ForwardedCommand,
   MemberInfo,
   PeerMessage,
+  PendingRead,
   PendingWrite,
   ReplicaCommand,
   ReplicaInput,
@@ -267,9 +268,8 @@ function afterStep(state: ReplicaState, out: ReplicaReady): void {
     // exactly-once application makes the repeats harmless.
     if (state.knownLeader !== null) {
       const floor = writeFloor(state);
-      for (const key of Object.keys(state.writes)) {
-        const w = state.writes[key];
-        if (w !== undefined && w.phase !== 'conf' && w.sentTo !== state.knownLeader) dispatchWrite(state, w, out, floor);
+      for (const w of pending(state).writes) {
+        if (stillPending(state, 'writes', w) && w.phase !== 'conf' && w.sentTo !== state.knownLeader) dispatchWrite(state, w, out, floor);
       }
     }
   }
@@ -303,6 +303,31 @@ function forget(state: ReplicaState, table: 'writes' | 'reads' | 'watches', id: 
   if (state[table][key] === undefined) return;
   delete state[table][key];
   state.pendingCount--;
+  tablesChanged(state);
+}
+
+// The request tables are objects keyed by request id (plain data, for checkpoints), which V8 keeps in dictionary
+// mode once requests come and go: iterating one costs about a microsecond, and the writes and reads are looked
+// through after every step. Their values are also kept in arrays, outside the state, dropped whenever a table
+// gains or loses a request; the arrays keep the tables' order. Loops check each entry is still in its table,
+// since the step they run in may settle requests.
+const pendingLists = new WeakMap<ReplicaState, { writes: PendingWrite[]; reads: PendingRead[] }>();
+
+function pending(state: ReplicaState): { writes: PendingWrite[]; reads: PendingRead[] } {
+  let lists = pendingLists.get(state);
+  if (lists === undefined) {
+    lists = { writes: Object.values(state.writes), reads: Object.values(state.reads) };
+    pendingLists.set(state, lists);
+  }
+  return lists;
+}
+
+function tablesChanged(state: ReplicaState): void {
+  pendingLists.delete(state);
+}
+
+function stillPending(state: ReplicaState, table: 'writes' | 'reads', entry: PendingWrite | PendingRead): boolean {
+  return state[table][String(entry.requestId)] === entry;
 }
 
 // ------------------------------------------------------------------------------------------------ clients
@@ -335,6 +360,7 @@ function onRequest(state: ReplicaState, id: number, request: KeysRequest, out: R
       state.watches[String(id)] = { requestId: id, watchId: result.watchId, key: request.path, stream: request.stream, startIndex: result.startIndex };
       state.watchRequests[String(result.watchId)] = id;
       state.pendingCount++;
+      tablesChanged(state);
     }
     return;
   }
@@ -349,6 +375,7 @@ function onRequest(state: ReplicaState, id: number, request: KeysRequest, out: R
   }
   state.reads[String(id)] = { requestId: id, request, readIndex: null, deadlineMs: deadline(state) };
   state.pendingCount++;
+  tablesChanged(state);
   stepRaft(state, { type: 'read-index', context: readContext(state, id) }, out);
 }
 
@@ -367,13 +394,14 @@ function acceptWrite(state: ReplicaState, id: number, op: ForwardedCommand['op']
   const w: PendingWrite = { requestId: id, op, phase: 'waiting', deadlineMs: deadline(state), lastSentMs: state.clockMs ?? 0, sentTo: null };
   state.writes[String(id)] = w;
   state.pendingCount++;
+  tablesChanged(state);
   dispatchWrite(state, w, out);
 }
 
 /** The smallest request id still pending here: every lower id is settled and never needs applying. */
 function writeFloor(state: ReplicaState): number {
   let floor = state.lastRequestId + 1;
-  for (const key in state.writes) floor = Math.min(floor, state.writes[key]!.requestId);
+  for (const w of pending(state).writes) floor = Math.min(floor, w.requestId);
   return floor;
 }
 
@@ -477,9 +505,8 @@ function onTick(state: ReplicaState, now: number, out: ReplicaReady): void {
   expireRequests(state, now, out);
   if (state.raft.leader === null) return;
   const floor = writeFloor(state);
-  for (const key of Object.keys(state.writes)) {
-    const w = state.writes[key];
-    if (w !== undefined && w.phase !== 'conf' && (w.phase === 'waiting' || now - w.lastSentMs >= state.options.forwardRetryMs)) dispatchWrite(state, w, out, floor);
+  for (const w of pending(state).writes) {
+    if (stillPending(state, 'writes', w) && w.phase !== 'conf' && (w.phase === 'waiting' || now - w.lastSentMs >= state.options.forwardRetryMs)) dispatchWrite(state, w, out, floor);
   }
 }
 
@@ -501,13 +528,13 @@ export function replicaTickDeadline(state: ReplicaState): number | null {
   }
   if (state.pendingCount > 0) {
     const leaderKnown = state.raft.leader !== null;
-    for (const key in state.writes) {
-      const w = state.writes[key]!;
+    const { writes, reads } = pending(state);
+    for (const w of writes) {
       at = Math.min(at, w.deadlineMs ?? -Infinity);
       if (leaderKnown && w.phase === 'waiting') at = -Infinity;
       else if (leaderKnown && w.phase === 'sent') at = Math.min(at, w.lastSentMs + state.options.forwardRetryMs);
     }
-    for (const key in state.reads) at = Math.min(at, state.reads[key]!.deadlineMs ?? -Infinity);
+    for (const r of reads) at = Math.min(at, r.deadlineMs ?? -Infinity);
   }
   return at === Infinity ? null : at;
 }
@@ -531,16 +558,17 @@ function maybeProposeExpiry(state: ReplicaState, now: number, out: ReplicaReady)
 }
 
 function expireRequests(state: ReplicaState, now: number, out: ReplicaReady): void {
-  for (const key of Object.keys(state.writes)) {
-    const w = state.writes[key]!;
+  const { writes, reads } = pending(state);
+  for (const w of writes) {
+    if (!stillPending(state, 'writes', w)) continue;
     if (w.deadlineMs === null) w.deadlineMs = now + state.options.requestTimeoutMs;
     if (now < w.deadlineMs) continue;
     forget(state, 'writes', w.requestId);
     if (w.phase === 'waiting') replyError(state, out, w.requestId, 'failed', CAUSE_NO_LEADER);
     else replyError(state, out, w.requestId, 'unknown', CAUSE_TIMEOUT);
   }
-  for (const key of Object.keys(state.reads)) {
-    const r = state.reads[key]!;
+  for (const r of reads) {
+    if (!stillPending(state, 'reads', r)) continue;
     if (r.deadlineMs === null) r.deadlineMs = now + state.options.requestTimeoutMs;
     if (now < r.deadlineMs) continue;
     forget(state, 'reads', r.requestId);
@@ -578,9 +606,9 @@ function onRejection(state: ReplicaState, rejection: Rejection, out: ReplicaRead
 
 /** A linearizable read is served from the local store once it has applied the read index. */
 function serveReadyReads(state: ReplicaState, out: ReplicaReady): void {
-  for (const key of Object.keys(state.reads)) {
-    const read = state.reads[key]!;
-    if (read.readIndex === null || state.applied < read.readIndex) continue;
+  if (state.pendingCount === 0) return;
+  for (const read of pending(state).reads) {
+    if (read.readIndex === null || state.applied < read.readIndex || !stillPending(state, 'reads', read)) continue;
     forget(state, 'reads', read.requestId);
     replyResult(state, out, read.requestId, applyRequest(state.replicated.store, read.request, state.clockMs ?? 0, []));
   }

@@ -62,7 +62,7 @@ describe('replicaTickDeadline', () => {
     {
       name: 'deadline-forgets-read-timeouts',
       description: 'the deadline leaves out pending quorum reads, so their timeouts wait for an unrelated tick',
-      edits: [{ file: FILE, find: '    for (const key in state.reads) at = Math.min(at, state.reads[key]!.deadlineMs ?? -Infinity);\n', replace: '' }],
+      edits: [{ file: FILE, find: '    for (const r of reads) at = Math.min(at, r.deadlineMs ?? -Infinity);\n', replace: '' }],
     },
     {
       name: 'deadline-forgets-forward-retries',
