@@ -216,7 +216,8 @@ function fromSlab(n: number): Uint8Array {
     slab = new Uint8Array(SLAB_BYTES);
     slabUsed = 0;
   }
-  for (let i = 0; i < n; i++) slab[slabUsed + i] = out[i]!;
+  if (n <= 32) for (let i = 0; i < n; i++) slab[slabUsed + i] = out[i]!;
+  else slab.set(out.subarray(0, n), slabUsed);
   const bytes = slab.subarray(slabUsed, slabUsed + n);
   slabUsed += n;
   return bytes;
