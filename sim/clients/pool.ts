@@ -60,12 +60,18 @@ interface Attempt {
   /** Retries so far of this planned operation. */
   retry: number;
   historyId: number | null;
+  /** When the client gives up on it. */
+  deadline: number;
 }
 
 interface WorkerSlot {
   worker: Worker;
   member: number;
   rng: ReturnType<RandomStreams['stream']>;
+  /** The worker's outstanding request (a worker has at most one). */
+  current: Attempt | null;
+  /** When the worker's timeout check is scheduled, if it is. */
+  checkAt: number | null;
 }
 
 /** Builds the workers a workload asks for: `mixed` runs every kind side by side. */
@@ -131,7 +137,7 @@ export class ClientPool {
     private readonly stopAtMs: number,
   ) {
     const workers = buildWorkers(config, streams, this.watchLogs, this.listings);
-    this.slots = workers.map((worker, i) => ({ worker, member: i % members.length, rng: streams.stream(`client/${i}/member`) }));
+    this.slots = workers.map((worker, i) => ({ worker, member: i % members.length, rng: streams.stream(`client/${i}/member`), current: null, checkAt: null }));
   }
 
   get workers(): number {
@@ -165,20 +171,36 @@ export class ClientPool {
     if (op.history !== null && op.history.key !== null) {
       historyId = this.recorder.invoke(worker, op.history.key, op.history.input, now, { member: slot.member });
     }
-    const attempt: Attempt = { token, worker, op, member: slot.member, call: now, retry, historyId };
+    const deadline = now + (op.timeoutMs ?? this.config.workload.timeoutMs);
+    const attempt: Attempt = { token, worker, op, member: slot.member, call: now, retry, historyId, deadline };
     this.pending.set(token, attempt);
+    slot.current = attempt;
     if (retry > 0) this.stats.retries++;
     this.world.input(this.members[slot.member]!, { kind: 'request', token, request: op.request });
-    const timeout = op.timeoutMs ?? this.config.workload.timeoutMs;
-    this.world.at(now + timeout, `client ${worker} timeout`, () => this.timeout(token));
+    this.checkTimeoutAt(worker, deadline);
   }
 
-  private timeout(token: number): void {
-    const a = this.pending.get(token);
-    if (a === undefined) return;
+  // A worker's requests mostly end long before they time out, so rather than an event per request the worker
+  // keeps one timeout check scheduled: at its request's deadline, or earlier, in which case the check moves on
+  // to the deadline of the request then outstanding. A request still times out exactly at its deadline.
+  private checkTimeoutAt(worker: number, at: number): void {
+    const slot = this.slots[worker]!;
+    if (slot.checkAt !== null && slot.checkAt <= at) return;
+    slot.checkAt = at;
+    this.world.at(at, `client ${worker} timeout`, () => {
+      if (slot.checkAt !== at) return;
+      slot.checkAt = null;
+      const a = slot.current;
+      if (a === null) return;
+      if (this.world.now >= a.deadline) this.timeout(a);
+      else this.checkTimeoutAt(worker, a.deadline);
+    });
+  }
+
+  private timeout(a: Attempt): void {
     this.stats.timeouts++;
     // Hanging up lets the member drop the request (and its watch) instead of holding it.
-    this.world.input(this.members[a.member]!, { kind: 'cancel', token });
+    this.world.input(this.members[a.member]!, { kind: 'cancel', token: a.token });
     const outcome = a.op.write ? 'info' : 'fail';
     this.finish(a, { outcome, output: null, event: null, errorCode: null, etcdIndex: 0, timedOut: true }, {}, true);
   }
@@ -214,6 +236,7 @@ export class ClientPool {
     this.pending.delete(a.token);
     const now = this.world.now;
     const slot = this.slots[a.worker]!;
+    if (slot.current === a) slot.current = null;
     let historyId = a.historyId;
     if (a.op.history !== null) {
       if (historyId === null && result.outcome !== 'fail') {
