@@ -2,7 +2,7 @@
 // states. Decoding checks the shape of everything, so truncated or corrupt bytes become one clear
 // CodecError ("codec: message.entries[2].term: expected a non-negative integer, got string") and never a
 // half-built object or a crash further in.
-import { decode, encode } from './msgpack.ts';
+import { decode, encode, expectKey, keyBytes, notShaped, readAny, readArraySize, readMapSize, readShaped } from './msgpack.ts';
 import type { Entry, HardState, Membership, Message, PersistedState, RaftInput, RaftState, Snapshot } from '../raft/types.ts';
 
 export class CodecError extends Error {
@@ -239,6 +239,91 @@ const raftState = shape({
   unstableSnapshotResetsLog: flag,
 });
 
+// ---------------------------------------------------------------------------------- the messages' fast path
+// Messages are decoded at every delivery. Encoded from core's own objects, their keys come in the order of the
+// shapes above, so they are read against those shapes: keys compared as bytes, each value checked with the same
+// `ok` test, each object built as a literal. Anything else (another key order, a bad value, damaged bytes)
+// goes the general way, decodeChecked, which decides; a value read here is exactly the one it would return.
+
+const K = {
+  type: keyBytes('type'),
+  index: keyBytes('index'),
+  term: keyBytes('term'),
+  kind: keyBytes('kind'),
+  data: keyBytes('data'),
+  conf: keyBytes('conf'),
+};
+
+function readEntry(): Entry {
+  if (readMapSize() !== 5) notShaped();
+  expectKey(K.index);
+  const index = readAny() as number;
+  expectKey(K.term);
+  const term = readAny() as number;
+  expectKey(K.kind);
+  const kind = readAny() as Entry['kind'];
+  expectKey(K.data);
+  const data = readAny() as Uint8Array;
+  expectKey(K.conf);
+  const conf = readAny() as Entry['conf'];
+  const e: Entry = { index, term, kind, data, conf };
+  if (!entry.ok(e)) notShaped();
+  return e;
+}
+
+function readEntries(): Entry[] {
+  const n = readArraySize();
+  const entries = new Array<Entry>(n);
+  for (let i = 0; i < n; i++) entries[i] = readEntry();
+  return entries;
+}
+
+interface MessageSchema {
+  /** The keys after `type`, in shape order, as bytes. */
+  keys: Uint8Array[];
+  checks: Check[];
+  /** Where `entries` is among the keys (read with the entries' own fast path), or -1. */
+  entriesAt: number;
+  build: (type: string, v: unknown[]) => Message;
+}
+
+function messageSchema(fields: Record<string, Check>, build: MessageSchema['build']): MessageSchema {
+  const names = Object.keys(fields).filter((k) => k !== 'type');
+  return { keys: names.map(keyBytes), checks: names.map((k) => fields[k]!), entriesAt: names.indexOf('entries'), build };
+}
+
+// v[i] is the value of the i-th key after `type`, in the order of messageShapes.
+const messageSchemas: Record<Message['type'], MessageSchema> = {
+  vote: messageSchema({ ...base, preVote: flag, transfer: flag, lastIndex: natural, lastTerm: natural }, (type, v) =>
+    ({ type, from: v[0], to: v[1], term: v[2], preVote: v[3], transfer: v[4], lastIndex: v[5], lastTerm: v[6] }) as Message),
+  'vote-response': messageSchema({ ...base, preVote: flag, granted: flag }, (type, v) => ({ type, from: v[0], to: v[1], term: v[2], preVote: v[3], granted: v[4] }) as Message),
+  append: messageSchema({ ...base, prevIndex: natural, prevTerm: natural, entries: listOf(entry), commit: natural }, (type, v) =>
+    ({ type, from: v[0], to: v[1], term: v[2], prevIndex: v[3], prevTerm: v[4], entries: v[5], commit: v[6] }) as Message),
+  'append-response': messageSchema({ ...base, reject: flag, index: natural, hintIndex: natural, hintTerm: natural }, (type, v) =>
+    ({ type, from: v[0], to: v[1], term: v[2], reject: v[3], index: v[4], hintIndex: v[5], hintTerm: v[6] }) as Message),
+  heartbeat: messageSchema({ ...base, commit: natural, context: nullable(text) }, (type, v) => ({ type, from: v[0], to: v[1], term: v[2], commit: v[3], context: v[4] }) as Message),
+  'heartbeat-response': messageSchema({ ...base, context: nullable(text) }, (type, v) => ({ type, from: v[0], to: v[1], term: v[2], context: v[3] }) as Message),
+  snapshot: messageSchema({ ...base, snapshot }, (type, v) => ({ type, from: v[0], to: v[1], term: v[2], snapshot: v[3] }) as Message),
+  'timeout-now': messageSchema({ ...base }, (type, v) => ({ type, from: v[0], to: v[1], term: v[2] }) as Message),
+  'read-index': messageSchema({ ...base, context: text }, (type, v) => ({ type, from: v[0], to: v[1], term: v[2], context: v[3] }) as Message),
+  'read-index-response': messageSchema({ ...base, context: text, index: natural, reject: nullable(rejectReason) }, (type, v) =>
+    ({ type, from: v[0], to: v[1], term: v[2], context: v[3], index: v[4], reject: v[5] }) as Message),
+};
+function readMessage(): Message {
+  const size = readMapSize();
+  expectKey(K.type);
+  const type = readAny();
+  const schema = typeof type === 'string' && Object.hasOwn(messageSchemas, type) ? messageSchemas[type as Message['type']] : undefined;
+  if (schema === undefined || size !== schema.keys.length + 1) notShaped();
+  const v = new Array<unknown>(schema.keys.length);
+  for (let i = 0; i < v.length; i++) {
+    expectKey(schema.keys[i]!);
+    v[i] = i === schema.entriesAt ? readEntries() : readAny();
+    if (!schema.checks[i]!.ok(v[i])) notShaped();
+  }
+  return schema.build(type as string, v);
+}
+
 function decodeChecked<T>(bytesIn: Uint8Array, valid: Check, what: string): T {
   if (!(bytesIn instanceof Uint8Array)) throw new CodecError(`codec: ${what}: expected bytes to decode, got ${describe(bytesIn)}`);
   if (bytesIn.length === 0) throw new CodecError(`codec: ${what}: no bytes to decode`);
@@ -261,7 +346,8 @@ function encodeValue(value: unknown): Uint8Array {
 }
 
 export const encodeMessage = (m: Message): Uint8Array => encodeValue(m);
-export const decodeMessage = (b: Uint8Array): Message => decodeChecked<Message>(b, message, 'message');
+export const decodeMessage = (b: Uint8Array): Message =>
+  (b instanceof Uint8Array ? readShaped(b, readMessage) : undefined) ?? decodeChecked<Message>(b, message, 'message');
 export const encodeEntry = (e: Entry): Uint8Array => encodeValue(e);
 export const decodeEntry = (b: Uint8Array): Entry => decodeChecked<Entry>(b, entry, 'entry');
 export const encodeEntries = (e: Entry[]): Uint8Array => encodeValue(e);

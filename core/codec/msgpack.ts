@@ -445,6 +445,82 @@ function readValue(depth: number): unknown {
   }
 }
 
+// ------------------------------------------------------------------------------------- shape-directed reading
+// A decoder that knows the shape it expects (core/codec's messages and entries) reads keys as raw bytes and
+// builds each object as a literal, several times faster than the generic path (which makes every key a string
+// and sets properties one by one). Anything unexpected makes it give up, and the caller decodes generically:
+// the generic path stays the one that decides what the bytes mean.
+
+/** A key as its msgpack bytes, for `expectKey`. ASCII only. */
+export function keyBytes(key: string): Uint8Array {
+  pos = 0;
+  writeString(key);
+  return out.slice(0, pos);
+}
+
+/** Runs `read` over `bytes`; undefined when the bytes are not what `read` expects or not one whole value. */
+export function readShaped<T>(bytes: Uint8Array, read: () => T): T | undefined {
+  input = bytes;
+  at = 0;
+  try {
+    const value = read();
+    return at === bytes.length ? value : undefined;
+  } catch (e) {
+    if (e !== FALLBACK) throw e;
+    return undefined;
+  } finally {
+    input = EMPTY;
+  }
+}
+
+/** Inside `readShaped`: give up (the caller decodes generically). */
+export function notShaped(): never {
+  throw FALLBACK;
+}
+
+/** Inside `readShaped`: the size of the map that comes next (gives up if it is not a map). */
+export function readMapSize(): number {
+  need(1);
+  const b = input[at]!;
+  if (b >= 0x80 && b < 0x90) {
+    at++;
+    return b - 0x80;
+  }
+  if (b === 0xde) {
+    at++;
+    return u16();
+  }
+  throw FALLBACK;
+}
+
+/** Inside `readShaped`: the length of the array that comes next (gives up if it is not an array). */
+export function readArraySize(): number {
+  need(1);
+  const b = input[at]!;
+  if (b >= 0x90 && b < 0xa0) {
+    at++;
+    return b - 0x90;
+  }
+  if (b === 0xdc) {
+    at++;
+    return u16();
+  }
+  throw FALLBACK;
+}
+
+/** Inside `readShaped`: steps over the next key, which must be exactly `key` (from `keyBytes`). */
+export function expectKey(key: Uint8Array): void {
+  const n = key.length;
+  need(n);
+  for (let i = 0; i < n; i++) if (input[at + i] !== key[i]) throw FALLBACK;
+  at += n;
+}
+
+/** Inside `readShaped`: the next value, read generically. */
+export function readAny(): unknown {
+  return readValue(1);
+}
+
 /** The value in `bytes`, exactly as @msgpack/msgpack's `decode` gives it (binary values are views into
  * `bytes`); throws the package's error for anything that is not one whole msgpack value. */
 export function decode(bytes: Uint8Array): unknown {
