@@ -7,29 +7,18 @@ import { describe, expect, it } from 'vitest';
 import * as realCore from '../../../core/raft/index.ts';
 import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
 import { deadlineProblem, type Core } from './deadline.ts';
-import { Cluster, scenarioArbitrary } from './harness.ts';
+import { runScenario, scenarioArbitrary } from './harness.ts';
 
 function deadlinesHold(core: Core, runs: number): boolean {
   const result = fc.check(
     fc.property(scenarioArbitrary({ sizes: [1, 3, 5], spares: 1 }), (scenario) => {
-      const cluster = new Cluster({
-        core,
-        size: scenario.size,
-        voters: scenario.voters,
-        seed: scenario.seed,
-        raft: { preVote: scenario.preVote, checkQuorum: scenario.checkQuorum, maxEntriesPerMessage: scenario.maxEntries },
-        checks: [],
-        compactEvery: scenario.compactEvery ?? 0,
-      });
-      cluster.warmUp(scenario.seed);
-      for (const a of scenario.actions) {
-        cluster.apply(a);
+      runScenario(core, scenario, [], 'none', (cluster, a) => {
         for (const node of cluster.nodes) {
           if (node.state === null) continue;
           const problem = deadlineProblem(core, node.state);
           if (problem !== null) throw new Error(`after ${JSON.stringify(a)}: ${problem}`);
         }
-      }
+      });
     }),
     // A mutant only needs to be caught, not shrunk.
     { numRuns: runs, seed: 5, endOnFailure: core !== realCore },
