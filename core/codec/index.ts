@@ -2,14 +2,30 @@
 // states. Decoding checks the shape of everything, so truncated or corrupt bytes become one clear
 // CodecError ("codec: message.entries[2].term: expected a non-negative integer, got string") and never a
 // half-built object or a crash further in.
-import { decode, encode } from './msgpack.ts';
+import { decode, encode, expectKey, keyBytes, notShaped, readAny, readArraySize, readMapSize, readShaped } from './msgpack.ts';
 import type { Entry, HardState, Membership, Message, PersistedState, RaftInput, RaftState, Snapshot } from '../raft/types.ts';
 
 export class CodecError extends Error {
   override name = 'CodecError';
 }
 
-type Check = (value: unknown, path: string) => void;
+/**
+ * A check explains what is wrong with a value (`check(value, path)` throws a CodecError naming the path) and has a
+ * fast `ok(value)` test for the common case: decoding tests `ok` first, and builds paths and messages only for a
+ * value that fails it.
+ */
+type Check = ((value: unknown, path: string) => void) & { ok: (value: unknown) => boolean };
+
+function check(ok: (value: unknown) => boolean, explain: (value: unknown, path: string) => void): Check {
+  return Object.assign(explain, { ok });
+}
+
+/** A check of one value on its own: its explanation is `expected` when `ok` fails. */
+function leaf(expected: string, ok: (value: unknown) => boolean): Check {
+  return check(ok, (v, p) => {
+    if (!ok(v)) bad(p, expected, v);
+  });
+}
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -23,68 +39,85 @@ function bad(path: string, expected: string, value: unknown): never {
   throw new CodecError(`codec: ${path}: expected ${expected}, got ${describe(value)}`);
 }
 
-const natural: Check = (v, p) => {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(p, 'a non-negative integer', v);
-};
-const integer: Check = (v, p) => {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v)) bad(p, 'an integer', v);
-};
-const finite: Check = (v, p) => {
-  if (typeof v !== 'number' || !Number.isFinite(v)) bad(p, 'a finite number', v);
-};
-const text: Check = (v, p) => {
-  if (typeof v !== 'string') bad(p, 'a string', v);
-};
-const nodeId: Check = (v, p) => {
-  if (typeof v !== 'string' || v.length === 0) bad(p, 'a node id (non-empty string)', v);
-};
-const flag: Check = (v, p) => {
-  if (typeof v !== 'boolean') bad(p, 'a boolean', v);
-};
-const bytes: Check = (v, p) => {
-  if (!(v instanceof Uint8Array)) bad(p, 'bytes', v);
-};
-const nullable =
-  (check: Check): Check =>
-  (v, p) => {
-    if (v !== null) check(v, p);
-  };
-const oneOf =
-  (...values: string[]): Check =>
-  (v, p) => {
-    if (typeof v !== 'string' || !values.includes(v)) bad(p, `one of ${values.join('|')}`, v);
-  };
-const listOf =
-  (check: Check): Check =>
-  (v, p) => {
-    if (!Array.isArray(v)) bad(p, 'an array', v);
-    v.forEach((item, i) => check(item, `${p}[${i}]`));
-  };
-const recordOf =
-  (check: Check): Check =>
-  (v, p) => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) bad(p, 'an object', v);
-    for (const [key, item] of Object.entries(v)) check(item, `${p}.${key}`);
-  };
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+const natural = leaf('a non-negative integer', (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0);
+const integer = leaf('an integer', (v) => typeof v === 'number' && Number.isSafeInteger(v));
+const finite = leaf('a finite number', (v) => typeof v === 'number' && Number.isFinite(v));
+const text = leaf('a string', (v) => typeof v === 'string');
+const nodeId = leaf('a node id (non-empty string)', (v) => typeof v === 'string' && v.length > 0);
+const flag = leaf('a boolean', (v) => typeof v === 'boolean');
+const bytes = leaf('bytes', (v) => v instanceof Uint8Array);
+const nullable = (inner: Check): Check =>
+  check(
+    (v) => v === null || inner.ok(v),
+    (v, p) => {
+      if (v !== null) inner(v, p);
+    },
+  );
+const oneOf = (...values: string[]): Check => leaf(`one of ${values.join('|')}`, (v) => typeof v === 'string' && values.includes(v));
+const listOf = (item: Check): Check =>
+  check(
+    (v) => {
+      if (!Array.isArray(v)) return false;
+      for (let i = 0; i < v.length; i++) if (!item.ok(v[i])) return false;
+      return true;
+    },
+    (v, p) => {
+      if (!Array.isArray(v)) bad(p, 'an array', v);
+      v.forEach((x, i) => item(x, `${p}[${i}]`));
+    },
+  );
+const recordOf = (item: Check): Check =>
+  check(
+    (v) => {
+      if (!isRecord(v)) return false;
+      for (const key of Object.keys(v)) if (!item.ok(v[key])) return false;
+      return true;
+    },
+    (v, p) => {
+      if (!isRecord(v)) bad(p, 'an object', v);
+      for (const [key, x] of Object.entries(v)) item(x, `${p}.${key}`);
+    },
+  );
 /** Exactly these fields, no more (so a decoded value re-encodes to the same bytes). */
-const shape =
-  (fields: Record<string, Check>): Check =>
-  (v, p) => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) bad(p, 'an object', v);
-    const record = v as Record<string, unknown>;
-    for (const [key, check] of Object.entries(fields)) {
-      if (!(key in record)) throw new CodecError(`codec: ${p}: missing field ${key}`);
-      check(record[key], `${p}.${key}`);
-    }
-    for (const key of Object.keys(record)) if (!(key in fields)) throw new CodecError(`codec: ${p}: unexpected field ${key}`);
-  };
+const shape = (fields: Record<string, Check>): Check => {
+  const keys = Object.keys(fields);
+  const checks = keys.map((key) => fields[key]!);
+  return check(
+    (v) => {
+      if (!isRecord(v)) return false;
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        if (!(key in v) || !checks[i]!.ok(v[key])) return false;
+      }
+      for (const key in v) if (!(key in fields) && Object.hasOwn(v, key)) return false;
+      return true;
+    },
+    (v, p) => {
+      if (!isRecord(v)) bad(p, 'an object', v);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        if (!(key in v)) throw new CodecError(`codec: ${p}: missing field ${key}`);
+        checks[i]!(v[key], `${p}.${key}`);
+      }
+      for (const key of Object.keys(v)) if (!(key in fields)) throw new CodecError(`codec: ${p}: unexpected field ${key}`);
+    },
+  );
+};
 
 const confChange = shape({ type: oneOf('add-voter', 'add-learner', 'promote', 'remove'), node: nodeId });
-const entry: Check = (v, p) => {
-  shape({ index: natural, term: natural, kind: oneOf('normal', 'noop', 'conf'), data: bytes, conf: nullable(confChange) })(v, p);
-  const e = v as Entry;
-  if ((e.kind === 'conf') !== (e.conf !== null)) throw new CodecError(`codec: ${p}: conf must be set exactly for kind conf`);
-};
+const entryFields = shape({ index: natural, term: natural, kind: oneOf('normal', 'noop', 'conf'), data: bytes, conf: nullable(confChange) });
+const confMatchesKind = (e: Entry): boolean => (e.kind === 'conf') === (e.conf !== null);
+const entry = check(
+  (v) => entryFields.ok(v) && confMatchesKind(v as Entry),
+  (v, p) => {
+    entryFields(v, p);
+    if (!confMatchesKind(v as Entry)) throw new CodecError(`codec: ${p}: conf must be set exactly for kind conf`);
+  },
+);
 const membership = shape({ voters: listOf(nodeId), learners: listOf(nodeId) });
 const snapshot = shape({ index: natural, term: natural, membership, data: bytes });
 const hardState = shape({ term: natural, vote: nullable(nodeId), commit: natural });
@@ -116,13 +149,23 @@ const messageShapes: Record<Message['type'], Check> = {
   'read-index': shape({ type: text, ...base, context: text }),
   'read-index-response': shape({ type: text, ...base, context: text, index: natural, reject: nullable(rejectReason) }),
 };
-const message: Check = (v, p) => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(p, 'an object', v);
-  const type = (v as { type?: unknown }).type;
-  const check = typeof type === 'string' && Object.hasOwn(messageShapes, type) ? messageShapes[type as Message['type']] : undefined;
-  if (check === undefined) bad(`${p}.type`, 'a message type', type);
-  check(v, p);
-};
+/** A check of `{ type, ... }` values by the shape their type names. */
+function byType(shapes: Record<string, Check>, what: string): Check {
+  const shapeOf = (v: unknown): Check | undefined => {
+    const type = (v as { type?: unknown }).type;
+    return typeof type === 'string' && Object.hasOwn(shapes, type) ? shapes[type] : undefined;
+  };
+  return check(
+    (v) => typeof v === 'object' && v !== null && !Array.isArray(v) && shapeOf(v)?.ok(v) === true,
+    (v, p) => {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(p, 'an object', v);
+      const shapeCheck = shapeOf(v);
+      if (shapeCheck === undefined) bad(`${p}.type`, what, (v as { type?: unknown }).type);
+      shapeCheck(v, p);
+    },
+  );
+}
+const message = byType(messageShapes, 'a message type');
 
 const inputShapes: Record<RaftInput['type'], Check> = {
   tick: shape({ type: text, now: finite }),
@@ -136,13 +179,7 @@ const inputShapes: Record<RaftInput['type'], Check> = {
   applied: shape({ type: text, index: natural }),
   compact: shape({ type: text, index: natural, data: bytes }),
 };
-const input: Check = (v, p) => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(p, 'an object', v);
-  const type = (v as { type?: unknown }).type;
-  const check = typeof type === 'string' && Object.hasOwn(inputShapes, type) ? inputShapes[type as RaftInput['type']] : undefined;
-  if (check === undefined) bad(`${p}.type`, 'an input type', type);
-  check(v, p);
-};
+const input = byType(inputShapes, 'an input type');
 
 const progress = shape({
   match: natural,
@@ -203,7 +240,92 @@ const raftState = shape({
   unstableSnapshotResetsLog: flag,
 });
 
-function decodeChecked<T>(bytesIn: Uint8Array, check: Check, what: string): T {
+// ---------------------------------------------------------------------------------- the messages' fast path
+// Messages are decoded at every delivery. Encoded from core's own objects, their keys come in the order of the
+// shapes above, so they are read against those shapes: keys compared as bytes, each value checked with the same
+// `ok` test, each object built as a literal. Anything else (another key order, a bad value, damaged bytes)
+// goes the general way, decodeChecked, which decides; a value read here is exactly the one it would return.
+
+const K = {
+  type: keyBytes('type'),
+  index: keyBytes('index'),
+  term: keyBytes('term'),
+  kind: keyBytes('kind'),
+  data: keyBytes('data'),
+  conf: keyBytes('conf'),
+};
+
+function readEntry(): Entry {
+  if (readMapSize() !== 5) notShaped();
+  expectKey(K.index);
+  const index = readAny() as number;
+  expectKey(K.term);
+  const term = readAny() as number;
+  expectKey(K.kind);
+  const kind = readAny() as Entry['kind'];
+  expectKey(K.data);
+  const data = readAny() as Uint8Array;
+  expectKey(K.conf);
+  const conf = readAny() as Entry['conf'];
+  const e: Entry = { index, term, kind, data, conf };
+  if (!entry.ok(e)) notShaped();
+  return e;
+}
+
+function readEntries(): Entry[] {
+  const n = readArraySize();
+  const entries = new Array<Entry>(n);
+  for (let i = 0; i < n; i++) entries[i] = readEntry();
+  return entries;
+}
+
+interface MessageSchema {
+  /** The keys after `type`, in shape order, as bytes. */
+  keys: Uint8Array[];
+  checks: Check[];
+  /** Where `entries` is among the keys (read with the entries' own fast path), or -1. */
+  entriesAt: number;
+  build: (type: string, v: unknown[]) => Message;
+}
+
+function messageSchema(fields: Record<string, Check>, build: MessageSchema['build']): MessageSchema {
+  const names = Object.keys(fields).filter((k) => k !== 'type');
+  return { keys: names.map(keyBytes), checks: names.map((k) => fields[k]!), entriesAt: names.indexOf('entries'), build };
+}
+
+// v[i] is the value of the i-th key after `type`, in the order of messageShapes.
+const messageSchemas: Record<Message['type'], MessageSchema> = {
+  vote: messageSchema({ ...base, preVote: flag, transfer: flag, lastIndex: natural, lastTerm: natural }, (type, v) =>
+    ({ type, from: v[0], to: v[1], term: v[2], preVote: v[3], transfer: v[4], lastIndex: v[5], lastTerm: v[6] }) as Message),
+  'vote-response': messageSchema({ ...base, preVote: flag, granted: flag }, (type, v) => ({ type, from: v[0], to: v[1], term: v[2], preVote: v[3], granted: v[4] }) as Message),
+  append: messageSchema({ ...base, prevIndex: natural, prevTerm: natural, entries: listOf(entry), commit: natural }, (type, v) =>
+    ({ type, from: v[0], to: v[1], term: v[2], prevIndex: v[3], prevTerm: v[4], entries: v[5], commit: v[6] }) as Message),
+  'append-response': messageSchema({ ...base, reject: flag, index: natural, hintIndex: natural, hintTerm: natural }, (type, v) =>
+    ({ type, from: v[0], to: v[1], term: v[2], reject: v[3], index: v[4], hintIndex: v[5], hintTerm: v[6] }) as Message),
+  heartbeat: messageSchema({ ...base, commit: natural, context: nullable(text) }, (type, v) => ({ type, from: v[0], to: v[1], term: v[2], commit: v[3], context: v[4] }) as Message),
+  'heartbeat-response': messageSchema({ ...base, context: nullable(text) }, (type, v) => ({ type, from: v[0], to: v[1], term: v[2], context: v[3] }) as Message),
+  snapshot: messageSchema({ ...base, snapshot }, (type, v) => ({ type, from: v[0], to: v[1], term: v[2], snapshot: v[3] }) as Message),
+  'timeout-now': messageSchema({ ...base }, (type, v) => ({ type, from: v[0], to: v[1], term: v[2] }) as Message),
+  'read-index': messageSchema({ ...base, context: text }, (type, v) => ({ type, from: v[0], to: v[1], term: v[2], context: v[3] }) as Message),
+  'read-index-response': messageSchema({ ...base, context: text, index: natural, reject: nullable(rejectReason) }, (type, v) =>
+    ({ type, from: v[0], to: v[1], term: v[2], context: v[3], index: v[4], reject: v[5] }) as Message),
+};
+function readMessage(): Message {
+  const size = readMapSize();
+  expectKey(K.type);
+  const type = readAny();
+  const schema = typeof type === 'string' && Object.hasOwn(messageSchemas, type) ? messageSchemas[type as Message['type']] : undefined;
+  if (schema === undefined || size !== schema.keys.length + 1) notShaped();
+  const v = new Array<unknown>(schema.keys.length);
+  for (let i = 0; i < v.length; i++) {
+    expectKey(schema.keys[i]!);
+    v[i] = i === schema.entriesAt ? readEntries() : readAny();
+    if (!schema.checks[i]!.ok(v[i])) notShaped();
+  }
+  return schema.build(type as string, v);
+}
+
+function decodeChecked<T>(bytesIn: Uint8Array, valid: Check, what: string): T {
   if (!(bytesIn instanceof Uint8Array)) throw new CodecError(`codec: ${what}: expected bytes to decode, got ${describe(bytesIn)}`);
   if (bytesIn.length === 0) throw new CodecError(`codec: ${what}: no bytes to decode`);
   let value: unknown;
@@ -213,7 +335,10 @@ function decodeChecked<T>(bytesIn: Uint8Array, check: Check, what: string): T {
     const reason = err instanceof Error ? err.message : String(err);
     throw new CodecError(`codec: ${what}: not valid msgpack (${reason.split('\n')[0]})`);
   }
-  check(value, what);
+  if (!valid.ok(value)) {
+    valid(value, what);
+    throw new CodecError(`codec: ${what}: does not have the expected shape`);
+  }
   return value as T;
 }
 
@@ -222,7 +347,8 @@ function encodeValue(value: unknown): Uint8Array {
 }
 
 export const encodeMessage = (m: Message): Uint8Array => encodeValue(m);
-export const decodeMessage = (b: Uint8Array): Message => decodeChecked<Message>(b, message, 'message');
+export const decodeMessage = (b: Uint8Array): Message =>
+  (b instanceof Uint8Array ? readShaped(b, readMessage) : undefined) ?? decodeChecked<Message>(b, message, 'message');
 export const encodeEntry = (e: Entry): Uint8Array => encodeValue(e);
 export const decodeEntry = (b: Uint8Array): Entry => decodeChecked<Entry>(b, entry, 'entry');
 export const encodeEntries = (e: Entry[]): Uint8Array => encodeValue(e);

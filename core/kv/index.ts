@@ -27,6 +27,7 @@ export {
   decodeStore,
   snapshotStore,
   restoreStore,
+  computeTreeHash,
   type StoreOptions,
 } from './store.ts';
 export { applyCommand, applyRequest, isWriteRequest, isWatchRequest, goesThroughLog } from './apply.ts';

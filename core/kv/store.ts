@@ -67,7 +67,90 @@ export function newStore(options: StoreOptions = {}): KvStore {
     watchers: Object.create(null) as Record<string, WatchRecord[]>,
     watcherCount: 0,
     nextWatchId: 1,
+    treeHash: [0, 0],
   };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The tree hash: a digest of the tree that every change updates in O(1), so the simulator can compare
+// members' states after every applied entry. Each lane sums an avalanched hash of every node's content (path,
+// indexes, expiry, kind, value): order-free, so adding and removing a node is one addition.
+
+let laneA = 0;
+let laneB = 0;
+
+function mixText(s: string): void {
+  let a = laneA;
+  let b = laneB;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  laneA = Math.imul(a ^ 0x1ff, 0x01000193);
+  laneB = Math.imul(b ^ 0x1ff, 0x5bd1e995);
+}
+
+function mixNumber(x: number): void {
+  if (!Number.isSafeInteger(x)) return mixText(String(x));
+  const lo = x >>> 0;
+  const hi = Math.floor(x / 0x100000000) >>> 0;
+  laneA = Math.imul(Math.imul(laneA ^ lo, 0x01000193) ^ hi, 0x01000193);
+  laneB = Math.imul(Math.imul(laneB ^ lo, 0x5bd1e995) ^ hi, 0x5bd1e995);
+}
+
+function avalanche(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** Sets laneA and laneB to the two hashes of one node's own content (not its children). */
+function hashNode(node: KvNode): void {
+  laneA = 0x811c9dc5;
+  laneB = 0x9747b28c;
+  mixText(node.path);
+  mixNumber(node.createdIndex);
+  mixNumber(node.modifiedIndex);
+  mixNumber(node.expireAtMs);
+  mixNumber(node.children === null ? 1 : 2);
+  mixText(node.value);
+  laneA = avalanche(laneA);
+  laneB = avalanche(laneB);
+}
+
+/** Adds (`sign` 1) or removes (-1) one node's content in a tree hash. */
+function count(hash: [number, number], node: KvNode, sign: 1 | -1): void {
+  hashNode(node);
+  hash[0] = (hash[0] + sign * laneA) >>> 0;
+  hash[1] = (hash[1] + sign * laneB) >>> 0;
+}
+
+function countIn(store: KvStore, node: KvNode): void {
+  count(store.treeHash, node, 1);
+}
+
+function countOut(store: KvStore, node: KvNode): void {
+  count(store.treeHash, node, -1);
+}
+
+function countOutSubtree(store: KvStore, node: KvNode): void {
+  countOut(store, node);
+  if (node.children !== null) for (const name in node.children) countOutSubtree(store, node.children[name]!);
+}
+
+/** The tree hash computed from scratch (what `store.treeHash` must always equal). O(nodes). */
+export function computeTreeHash(root: KvNode): [number, number] {
+  const hash: [number, number] = [0, 0];
+  const visit = (node: KvNode): void => {
+    if (node !== root) count(hash, node, 1);
+    if (node.children !== null) for (const name in node.children) visit(node.children[name]!);
+  };
+  visit(root);
+  return hash;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -269,9 +352,14 @@ function recordWrite(store: KvStore, e: StoreEvent, refresh: boolean, out: Watch
 /** Unlinks `node` from `parent` with its whole subtree, children first, telling watches on every
  * removed path (etcd's Remove with its notify callback). */
 function removeSubtree(store: KvStore, parent: KvNode, node: KvNode, e: StoreEvent | null, out: WatchDelivery[]): void {
-  if (node.children !== null && (store.ttlNodeCount > 0 || (e !== null && store.watcherCount > 0))) {
-    for (const name in node.children) removeSubtree(store, node, node.children[name]!, e, out);
+  if (node.children !== null) {
+    if (store.ttlNodeCount > 0 || (e !== null && store.watcherCount > 0)) {
+      for (const name in node.children) removeSubtree(store, node, node.children[name]!, e, out);
+    } else {
+      for (const name in node.children) countOutSubtree(store, node.children[name]!);
+    }
   }
+  countOut(store, node);
   delete parent.children![baseName(node.path)];
   if (e !== null && store.watcherCount > 0) notifyAt(store, e, node.path, true, out);
   if (node.expireAtMs !== PERMANENT) store.ttlNodeCount--;
@@ -341,6 +429,7 @@ function internalCreate(
         children: emptyChildren(),
       };
       parent.children![name] = created;
+      countIn(store, created);
       parent = created;
     } else if (existing.children === null) {
       // etcd counts a failed walk as a failed set, whichever operation it was (quirk kept).
@@ -372,6 +461,7 @@ function internalCreate(
   if (dir) e.node.dir = true;
   else e.node.value = value;
   parent.children![name] = node;
+  countIn(store, node);
   if (expireAtMs !== PERMANENT) {
     store.ttlNodeCount++;
     trackTtl(store, node);
@@ -383,6 +473,12 @@ function internalCreate(
 
 function fail(error: EtcdError): StoreResult {
   return { ok: false, error };
+}
+
+/** A failed write, counted in the statistic etcd counts it in. */
+function failedAs(store: KvStore, counter: 'updateFail' | 'compareAndSwapFail' | 'deleteFail' | 'compareAndDeleteFail', error: EtcdError): StoreResult {
+  store.stats[counter]++;
+  return fail(error);
 }
 
 /** GET: a key, or a directory with its children (its whole subtree with `recursive`). */
@@ -470,19 +566,16 @@ export function update(
   out: WatchDelivery[],
 ): StoreResult {
   const path = storePath(rawPath);
-  const failed = (error: EtcdError): StoreResult => {
-    store.stats.updateFail++;
-    return fail(error);
-  };
-  if (path === '/') return failed(etcdError(ErrorCode.RootReadOnly, '/', store.index));
+  if (path === '/') return failedAs(store, 'updateFail', etcdError(ErrorCode.RootReadOnly, '/', store.index));
   const node = lookup(store, path);
-  if (isError(node)) return failed(node);
+  if (isError(node)) return failedAs(store, 'updateFail', node);
   const isDir = node.children !== null;
-  if (isDir && newValue !== '') return failed(etcdError(ErrorCode.NotFile, path, store.index));
+  if (isDir && newValue !== '') return failedAs(store, 'updateFail', etcdError(ErrorCode.NotFile, path, store.index));
   if (refresh) newValue = node.value;
   const nextIndex = store.index + 1;
   const e = newEvent('update', path, nextIndex, node.createdIndex, nextIndex);
   e.prevNode = viewOf(node, false, false, nowMs);
+  countOut(store, node);
   if (isDir) {
     // etcd's Write refuses directories, so a directory keeps its old modifiedIndex (quirk kept).
     e.node.dir = true;
@@ -492,6 +585,7 @@ export function update(
     e.node.value = newValue;
   }
   updateTtl(store, node, expireAtMs);
+  countIn(store, node);
   withTtl(e.node, node, nowMs);
   recordWrite(store, e, refresh, out);
   store.index = nextIndex;
@@ -512,23 +606,21 @@ export function compareAndSwap(
   out: WatchDelivery[],
 ): StoreResult {
   const path = storePath(rawPath);
-  const failed = (error: EtcdError): StoreResult => {
-    store.stats.compareAndSwapFail++;
-    return fail(error);
-  };
-  if (path === '/') return failed(etcdError(ErrorCode.RootReadOnly, '/', store.index));
+  if (path === '/') return failedAs(store, 'compareAndSwapFail', etcdError(ErrorCode.RootReadOnly, '/', store.index));
   const node = lookup(store, path);
-  if (isError(node)) return failed(node);
-  if (node.children !== null) return failed(etcdError(ErrorCode.NotFile, path, store.index));
+  if (isError(node)) return failedAs(store, 'compareAndSwapFail', node);
+  if (node.children !== null) return failedAs(store, 'compareAndSwapFail', etcdError(ErrorCode.NotFile, path, store.index));
   const cause = compareFailCause(node, prevValue, prevIndex);
-  if (cause !== null) return failed(etcdError(ErrorCode.TestFailed, cause, store.index));
+  if (cause !== null) return failedAs(store, 'compareAndSwapFail', etcdError(ErrorCode.TestFailed, cause, store.index));
   if (refresh) value = node.value;
   store.index++;
   const e = newEvent('compareAndSwap', path, store.index, node.createdIndex, store.index);
   e.prevNode = viewOf(node, false, false, nowMs);
+  countOut(store, node);
   node.value = value;
   node.modifiedIndex = store.index;
   updateTtl(store, node, expireAtMs);
+  countIn(store, node);
   e.node.value = value;
   withTtl(e.node, node, nowMs);
   recordWrite(store, e, refresh, out);
@@ -546,17 +638,13 @@ export function deleteNode(
   out: WatchDelivery[],
 ): StoreResult {
   const path = storePath(rawPath);
-  const failed = (error: EtcdError): StoreResult => {
-    store.stats.deleteFail++;
-    return fail(error);
-  };
-  if (path === '/') return failed(etcdError(ErrorCode.RootReadOnly, '/', store.index));
+  if (path === '/') return failedAs(store, 'deleteFail', etcdError(ErrorCode.RootReadOnly, '/', store.index));
   if (recursive) dir = true;
   const node = lookup(store, path);
-  if (isError(node)) return failed(node);
+  if (isError(node)) return failedAs(store, 'deleteFail', node);
   if (node.children !== null) {
-    if (!dir) return failed(etcdError(ErrorCode.NotFile, path, store.index));
-    if (!recursive && !isEmptyDir(node)) return failed(etcdError(ErrorCode.DirNotEmpty, path, store.index));
+    if (!dir) return failedAs(store, 'deleteFail', etcdError(ErrorCode.NotFile, path, store.index));
+    if (!recursive && !isEmptyDir(node)) return failedAs(store, 'deleteFail', etcdError(ErrorCode.DirNotEmpty, path, store.index));
   }
   const nextIndex = store.index + 1;
   const e = newEvent('delete', path, nextIndex, node.createdIndex, nextIndex);
@@ -584,16 +672,12 @@ export function compareAndDelete(
   out: WatchDelivery[],
 ): StoreResult {
   const path = storePath(rawPath);
-  const failed = (error: EtcdError): StoreResult => {
-    store.stats.compareAndDeleteFail++;
-    return fail(error);
-  };
   // Unlike the other writes etcd does not check for the root here: the root fails as a directory.
   const node = lookup(store, path);
-  if (isError(node)) return failed(node);
-  if (node.children !== null) return failed(etcdError(ErrorCode.NotFile, shownPath(path), store.index));
+  if (isError(node)) return failedAs(store, 'compareAndDeleteFail', node);
+  if (node.children !== null) return failedAs(store, 'compareAndDeleteFail', etcdError(ErrorCode.NotFile, shownPath(path), store.index));
   const cause = compareFailCause(node, prevValue, prevIndex);
-  if (cause !== null) return failed(etcdError(ErrorCode.TestFailed, cause, store.index));
+  if (cause !== null) return failedAs(store, 'compareAndDeleteFail', etcdError(ErrorCode.TestFailed, cause, store.index));
   store.index++;
   const e = newEvent('compareAndDelete', path, store.index, node.createdIndex, store.index);
   e.prevNode = viewOf(node, false, false, nowMs);
@@ -688,6 +772,7 @@ export function cloneStore(store: KvStore): KvStore {
     watchers,
     watcherCount: store.watcherCount,
     nextWatchId: store.nextWatchId,
+    treeHash: [store.treeHash[0], store.treeHash[1]],
   };
 }
 
@@ -708,6 +793,7 @@ function reviveNode(n: KvNode): KvNode {
 export function decodeStore(bytes: Uint8Array): KvStore {
   const store = fromMsgpackSafe(decode(bytes) as KvStore);
   reviveNode(store.root);
+  store.treeHash = computeTreeHash(store.root);
   const watchers = Object.create(null) as Record<string, WatchRecord[]>;
   for (const key of Object.keys(store.watchers)) watchers[key] = store.watchers[key]!;
   store.watchers = watchers;

@@ -113,6 +113,9 @@ export interface KvStore {
   watchers: Record<string, WatchRecord[]>;
   watcherCount: number;
   nextWatchId: number;
+  /** Two 32-bit lanes, each the sum (mod 2^32) of a hash of every node but the root: kept up to date by every
+   * change to the tree, so a digest of the whole tree costs O(1). Derived: decoding recomputes it. */
+  treeHash: [number, number];
 }
 
 /** A watch reported as satisfied by an event. Non-stream watches are removed when delivered. */

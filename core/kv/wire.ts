@@ -28,14 +28,37 @@ export function unescapeLoneSurrogates(s: string): string {
   });
 }
 
-/** A copy of plain data with every string (object keys included) passed through `f`. */
+/**
+ * Plain data with every string (object keys included) passed through `f`. Parts in which `f` changes nothing are
+ * returned as they are, not copied: a whole store checkpoints without a copy unless a string needs escaping.
+ */
 export function mapStrings(value: unknown, f: (s: string) => string): unknown {
   if (typeof value === 'string') return f(value);
-  if (Array.isArray(value)) return value.map((v) => mapStrings(v, f));
+  if (Array.isArray(value)) {
+    let copy: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const mapped = mapStrings(item, f);
+      if (copy === null && mapped !== item) copy = value.slice(0, i);
+      if (copy !== null) copy.push(mapped);
+    }
+    return copy ?? value;
+  }
   if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
-    const out = Object.getPrototypeOf(value) === null ? (Object.create(null) as Record<string, unknown>) : ({} as Record<string, unknown>);
-    for (const key of Object.keys(value)) out[f(key)] = mapStrings((value as Record<string, unknown>)[key], f);
-    return out;
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
+    let copy: Record<string, unknown> | null = null;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const mappedKey = f(key);
+      const mapped = mapStrings(record[key], f);
+      if (copy === null && (mappedKey !== key || mapped !== record[key])) {
+        copy = Object.getPrototypeOf(value) === null ? (Object.create(null) as Record<string, unknown>) : {};
+        for (let j = 0; j < i; j++) copy[keys[j]!] = record[keys[j]!];
+      }
+      if (copy !== null) copy[mappedKey] = mapped;
+    }
+    return copy ?? value;
   }
   return value;
 }

@@ -609,6 +609,25 @@ function tickLeader(state: RaftState, elapsed: number): void {
   }
 }
 
+/**
+ * The local clock reading from which a tick makes this node act: a leader's next heartbeat or quorum check, a
+ * follower's or candidate's election timeout. Ticks before it only add elapsed time, which one later tick adds
+ * just the same, so a driver may skip them (it must still tick before inputs often enough that the lease and
+ * the timestamps and the leader lease the node uses stay as fresh as it wants). -Infinity before the first
+ * tick; null when no tick can make the node act until some other input changes its state.
+ */
+export function nextTickDeadline(state: RaftState): number | null {
+  if (state.clockMs === null) return -Infinity;
+  if (state.role === 'leader') {
+    const heartbeat = state.options.heartbeatIntervalMs - state.heartbeatElapsedMs;
+    const quorumCheck = state.options.electionTimeoutMs - state.electionElapsedMs;
+    return state.clockMs + Math.max(0, Math.min(heartbeat, quorumCheck));
+  }
+  // A node that may not campaign only lets its leader lease run out, which the tick before its next input sees.
+  if (!mayCampaign(state)) return null;
+  return state.clockMs + Math.max(0, state.randomizedElectionTimeoutMs - state.electionElapsedMs);
+}
+
 function quorumRecentlyActive(state: RaftState): boolean {
   let active = 0;
   for (const voter of state.membership.voters) {

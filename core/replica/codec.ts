@@ -1,8 +1,8 @@
 // Peer messages as bytes for the real network. Decoding checks every field, so a corrupt or hostile frame
 // becomes one CodecError line ("codec: peer.command.op.request.prevIndex: expected an unsigned 64-bit integer, got
 // string \"x\"") for the transport to log and drop, never a half-built object reaching `stepReplica`.
-import { decode, encode } from '../codec/msgpack.ts';
-import { CodecError, decodeMessage, encodeMessage } from '../codec/index.ts';
+import { decode, encode, encodeEnvelope, expectKey, keyBytes, notShaped, readAny, readMapSize, readShaped } from '../codec/msgpack.ts';
+import { CodecError, decodeMessage } from '../codec/index.ts';
 import type { RejectReason } from '../raft/types.ts';
 import type { ForwardedCommand, MemberInfo, PeerMessage } from './types.ts';
 
@@ -121,12 +121,38 @@ function checkCommand(v: unknown, path: string): ForwardedCommand {
 
 /** A peer message as bytes; the Raft message inside goes through core/codec. */
 export function encodePeerMessage(message: PeerMessage): Uint8Array {
-  if (message.type === 'raft') return encode({ ...message, message: encodeMessage(message.message) });
+  if (message.type === 'raft') return encodeEnvelope(message as unknown as Record<string, unknown>, 'message');
   return encode(message);
+}
+
+const RAFT_KEYS = { type: keyBytes('type'), from: keyBytes('from'), to: keyBytes('to'), message: keyBytes('message') };
+
+/** The envelope of a Raft message as encodePeerMessage writes it (keys in this order); the general path below
+ * decides about anything else. */
+function readRaftEnvelope(): { from: string; to: string; message: Uint8Array } {
+  if (readMapSize() !== 4) notShaped();
+  expectKey(RAFT_KEYS.type);
+  if (readAny() !== 'raft') notShaped();
+  expectKey(RAFT_KEYS.from);
+  const from = readAny();
+  expectKey(RAFT_KEYS.to);
+  const to = readAny();
+  expectKey(RAFT_KEYS.message);
+  const message = readAny();
+  if (typeof from !== 'string' || from.length === 0 || typeof to !== 'string' || to.length === 0 || !(message instanceof Uint8Array)) notShaped();
+  return { from, to, message };
+}
+
+function raftMessage(from: string, to: string, bytes: Uint8Array): PeerMessage {
+  const message = decodeMessage(bytes);
+  if (message.from !== from || message.to !== to) throw new CodecError(`codec: peer: the Raft message goes ${message.from} -> ${message.to}, the envelope ${from} -> ${to}`);
+  return { type: 'raft', from, to, message };
 }
 
 /** The inverse of `encodePeerMessage`; throws a one-line CodecError for anything else. */
 export function decodePeerMessage(bytes: Uint8Array): PeerMessage {
+  const envelope = bytes instanceof Uint8Array ? readShaped(bytes, readRaftEnvelope) : undefined;
+  if (envelope !== undefined) return raftMessage(envelope.from, envelope.to, envelope.message);
   let raw: unknown;
   try {
     raw = decode(bytes);
@@ -139,12 +165,9 @@ export function decodePeerMessage(bytes: Uint8Array): PeerMessage {
   const from = id(o, 'from', path);
   const to = id(o, 'to', path);
   switch (type) {
-    case 'raft': {
+    case 'raft':
       if (!(o.message instanceof Uint8Array)) bad(`${path}.message`, 'bytes', o.message);
-      const message = decodeMessage(o.message);
-      if (message.from !== from || message.to !== to) throw new CodecError(`codec: ${path}: the Raft message goes ${message.from} -> ${message.to}, the envelope ${from} -> ${to}`);
-      return { type, from, to, message };
-    }
+      return raftMessage(from, to, o.message);
     case 'forward':
       return { type, from, to, command: checkCommand(o.command, `${path}.command`) };
     case 'forward-refused': {

@@ -4,6 +4,7 @@ export {
   createReplica,
   restartReplica,
   stepReplica,
+  replicaTickDeadline,
   observeReplica,
   storeDigest,
   encodeReplicated,

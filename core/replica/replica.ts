@@ -5,10 +5,10 @@
 import { decode, encode } from '../codec/msgpack.ts';
 import { applyCommand, applyRequest, isWatchRequest, isWriteRequest } from '../kv/apply.ts';
 import { ErrorCode, etcdError } from '../kv/errors.ts';
-import { decodeStore, encodeStore, newStore, nextExpiryMs, storeStats, unwatch, watch } from '../kv/store.ts';
-import type { EtcdError, KeysRequest, KvNode, KvStore, StoreResult, WatchDelivery, WatchRecord } from '../kv/types.ts';
+import { decodeStore, encodeStore, hasTtlKeys, newStore, nextExpiryMs, storeStats, unwatch, watch } from '../kv/store.ts';
+import type { EtcdError, KeysRequest, KvStore, StoreResult, WatchDelivery, WatchRecord } from '../kv/types.ts';
 import { lastLogIndex, logTerm } from '../raft/log.ts';
-import { createNode, restartNode, step as raftStep } from '../raft/node.ts';
+import { createNode, nextTickDeadline, restartNode, step as raftStep } from '../raft/node.ts';
 import type { Entry, NodeId, PersistedState, RaftInput, Ready, ReadState, Rejection, RejectReason, Snapshot } from '../raft/types.ts';
 import { mergePersist } from './persist.ts';
 import type {
@@ -271,9 +271,8 @@ function afterStep(state: ReplicaState, out: ReplicaReady): void {
     // exactly-once application makes the repeats harmless.
     if (state.knownLeader !== null) {
       const floor = writeFloor(state);
-      for (const key of Object.keys(state.writes)) {
-        const w = state.writes[key];
-        if (w !== undefined && w.phase !== 'conf' && w.sentTo !== state.knownLeader) dispatchWrite(state, w, out, floor);
+      for (const w of pending(state).writes) {
+        if (stillPending(state, 'writes', w) && w.phase !== 'conf' && w.sentTo !== state.knownLeader) dispatchWrite(state, w, out, floor);
       }
     }
   }
@@ -307,6 +306,31 @@ function forget(state: ReplicaState, table: 'writes' | 'reads' | 'watches', id: 
   if (state[table][key] === undefined) return;
   delete state[table][key];
   state.pendingCount--;
+  tablesChanged(state);
+}
+
+// The request tables are objects keyed by request id (plain data, for checkpoints), which V8 keeps in dictionary
+// mode once requests come and go: iterating one costs about a microsecond, and the writes and reads are looked
+// through after every step. Their values are also kept in arrays, outside the state, dropped whenever a table
+// gains or loses a request; the arrays keep the tables' order. Loops check each entry is still in its table,
+// since the step they run in may settle requests.
+const pendingLists = new WeakMap<ReplicaState, { writes: PendingWrite[]; reads: PendingRead[] }>();
+
+function pending(state: ReplicaState): { writes: PendingWrite[]; reads: PendingRead[] } {
+  let lists = pendingLists.get(state);
+  if (lists === undefined) {
+    lists = { writes: Object.values(state.writes), reads: Object.values(state.reads) };
+    pendingLists.set(state, lists);
+  }
+  return lists;
+}
+
+function tablesChanged(state: ReplicaState): void {
+  pendingLists.delete(state);
+}
+
+function stillPending(state: ReplicaState, table: 'writes' | 'reads', entry: PendingWrite | PendingRead): boolean {
+  return state[table][String(entry.requestId)] === entry;
 }
 
 // ------------------------------------------------------------------------------------------------ clients
@@ -339,6 +363,7 @@ function onRequest(state: ReplicaState, id: number, request: KeysRequest, out: R
       state.watches[String(id)] = { requestId: id, watchId: result.watchId, key: request.path, stream: request.stream, startIndex: result.startIndex };
       state.watchRequests[String(result.watchId)] = id;
       state.pendingCount++;
+      tablesChanged(state);
     }
     return;
   }
@@ -353,6 +378,7 @@ function onRequest(state: ReplicaState, id: number, request: KeysRequest, out: R
   }
   state.reads[String(id)] = { requestId: id, request, readIndex: null, deadlineMs: deadline(state) };
   state.pendingCount++;
+  tablesChanged(state);
   if (batch !== null) batch.reads.push(id);
   else stepRaft(state, { type: 'read-index', context: readContext(state, id) }, out);
 }
@@ -403,6 +429,7 @@ function acceptWrite(state: ReplicaState, id: number, op: ForwardedCommand['op']
   const w: PendingWrite = { requestId: id, op, phase: 'waiting', deadlineMs: deadline(state), lastSentMs: state.clockMs ?? 0, sentTo: null };
   state.writes[String(id)] = w;
   state.pendingCount++;
+  tablesChanged(state);
   // A batch's later writes have higher ids than every write pending before it: its first floor holds for all.
   dispatchWrite(state, w, out, batch === null ? writeFloor(state) : (batch.floor ??= writeFloor(state)));
 }
@@ -410,7 +437,7 @@ function acceptWrite(state: ReplicaState, id: number, op: ForwardedCommand['op']
 /** The smallest request id still pending here: every lower id is settled and never needs applying. */
 function writeFloor(state: ReplicaState): number {
   let floor = state.lastRequestId + 1;
-  for (const key in state.writes) floor = Math.min(floor, state.writes[key]!.requestId);
+  for (const w of pending(state).writes) floor = Math.min(floor, w.requestId);
   return floor;
 }
 
@@ -541,10 +568,38 @@ function onTick(state: ReplicaState, now: number, out: ReplicaReady): void {
   expireRequests(state, now, out);
   if (state.raft.leader === null) return;
   const floor = writeFloor(state);
-  for (const key of Object.keys(state.writes)) {
-    const w = state.writes[key];
-    if (w !== undefined && w.phase !== 'conf' && (w.phase === 'waiting' || now - w.lastSentMs >= state.options.forwardRetryMs)) dispatchWrite(state, w, out, floor);
+  for (const w of pending(state).writes) {
+    if (stillPending(state, 'writes', w) && w.phase !== 'conf' && (w.phase === 'waiting' || now - w.lastSentMs >= state.options.forwardRetryMs)) dispatchWrite(state, w, out, floor);
   }
+}
+
+/**
+ * The local clock reading from which a tick makes this member act: Raft's own deadline (heartbeat, election),
+ * the leader's next expiry proposal, a pending request's timeout or forward retry. A driver may skip the ticks
+ * before it, as long as it ticks before inputs often enough that the clock readings stamped into proposals and
+ * request deadlines stay as fresh as it wants. -Infinity for "at once", null for "not until another input".
+ */
+export function replicaTickDeadline(state: ReplicaState): number | null {
+  if (state.clockMs === null) return -Infinity;
+  const raft = nextTickDeadline(state.raft);
+  let at = raft ?? Infinity;
+  if (state.raft.role === 'leader' && hasTtlKeys(state.replicated.store)) {
+    const due = nextExpiryMs(state.replicated.store);
+    // The first point of the expiry grid at or after the key falls due (see maybeProposeExpiry).
+    const interval = state.options.expiryIntervalMs;
+    if (due !== null) at = Math.min(at, Math.max(state.nextExpiryCheckMs ?? -Infinity, Math.ceil(due / interval) * interval));
+  }
+  if (state.pendingCount > 0) {
+    const leaderKnown = state.raft.leader !== null;
+    const { writes, reads } = pending(state);
+    for (const w of writes) {
+      at = Math.min(at, w.deadlineMs ?? -Infinity);
+      if (leaderKnown && w.phase === 'waiting') at = -Infinity;
+      else if (leaderKnown && w.phase === 'sent') at = Math.min(at, w.lastSentMs + state.options.forwardRetryMs);
+    }
+    for (const r of reads) at = Math.min(at, r.deadlineMs ?? -Infinity);
+  }
+  return at === Infinity ? null : at;
 }
 
 /** etcd's SYNC: on a fixed grid of the leader's clock, propose an expiry carrying that clock reading when some
@@ -566,16 +621,17 @@ function maybeProposeExpiry(state: ReplicaState, now: number, out: ReplicaReady)
 }
 
 function expireRequests(state: ReplicaState, now: number, out: ReplicaReady): void {
-  for (const key of Object.keys(state.writes)) {
-    const w = state.writes[key]!;
+  const { writes, reads } = pending(state);
+  for (const w of writes) {
+    if (!stillPending(state, 'writes', w)) continue;
     if (w.deadlineMs === null) w.deadlineMs = now + state.options.requestTimeoutMs;
     if (now < w.deadlineMs) continue;
     forget(state, 'writes', w.requestId);
     if (w.phase === 'waiting') replyError(state, out, w.requestId, 'failed', CAUSE_NO_LEADER);
     else replyError(state, out, w.requestId, 'unknown', CAUSE_TIMEOUT);
   }
-  for (const key of Object.keys(state.reads)) {
-    const r = state.reads[key]!;
+  for (const r of reads) {
+    if (!stillPending(state, 'reads', r)) continue;
     if (r.deadlineMs === null) r.deadlineMs = now + state.options.requestTimeoutMs;
     if (now < r.deadlineMs) continue;
     forget(state, 'reads', r.requestId);
@@ -631,9 +687,9 @@ function onRejection(state: ReplicaState, rejection: Rejection, out: ReplicaRead
 
 /** A linearizable read is served from the local store once it has applied the read index. */
 function serveReadyReads(state: ReplicaState, out: ReplicaReady): void {
-  for (const key of Object.keys(state.reads)) {
-    const read = state.reads[key]!;
-    if (read.readIndex === null || state.applied < read.readIndex) continue;
+  if (state.pendingCount === 0) return;
+  for (const read of pending(state).reads) {
+    if (read.readIndex === null || state.applied < read.readIndex || !stillPending(state, 'reads', read)) continue;
     forget(state, 'reads', read.requestId);
     replyResult(state, out, read.requestId, applyRequest(state.replicated.store, read.request, state.clockMs ?? 0, []));
   }
@@ -681,19 +737,16 @@ function applyEntry(state: ReplicaState, entry: Entry, out: ReplicaReady): void 
   state.applied = entry.index;
   state.appliedTerm = entry.term;
   const store = state.replicated.store;
-  const record = (kind: AppliedEntry['kind'], origin: NodeId | null, requestId: number | null, timeMs: number | null): void => {
-    out.applied.push({ index: entry.index, term: entry.term, kind, origin, requestId, storeIndex: store.index, timeMs });
-  };
-  if (entry.kind === 'noop') return record('noop', null, null, null);
+  if (entry.kind === 'noop') return reportApplied(out, entry, store, 'noop', null, null, null);
   if (entry.kind === 'conf') {
     applyConf(state, entry, out);
-    return record('conf', null, null, null);
+    return reportApplied(out, entry, store, 'conf', null, null, null);
   }
   const command = decode(entry.data) as ReplicaCommand;
   if (command.t === 'expire') {
     const outcome = applyCommand(store, { kind: 'expire', timeMs: command.timeMs });
     deliverWatches(state, outcome.deliveries, out);
-    return record('expire', null, null, command.timeMs);
+    return reportApplied(out, entry, store, 'expire', null, null, command.timeMs);
   }
   const c = command.command;
   delete state.proposals[`${c.origin}/${c.requestId}`];
@@ -707,7 +760,7 @@ function applyEntry(state: ReplicaState, entry: Entry, out: ReplicaReady): void 
       forget(state, 'writes', c.requestId);
       replyError(state, out, c.requestId, 'unknown', CAUSE_RESULT_LOST);
     }
-    return record('duplicate', c.origin, c.requestId, command.timeMs);
+    return reportApplied(out, entry, store, 'duplicate', c.origin, c.requestId, command.timeMs);
   }
   recordApplied(state.replicated, c, state.options.maxSessionIds);
   if (c.op.kind === 'kv') {
@@ -720,7 +773,20 @@ function applyEntry(state: ReplicaState, entry: Entry, out: ReplicaReady): void 
   } else {
     applyMemberRequest(state, c, mine, out);
   }
-  record('client', c.origin, c.requestId, command.timeMs);
+  reportApplied(out, entry, store, 'client', c.origin, c.requestId, command.timeMs);
+}
+
+/** Tells the driver what an applied entry was (for its observers). */
+function reportApplied(
+  out: ReplicaReady,
+  entry: Entry,
+  store: KvStore,
+  kind: AppliedEntry['kind'],
+  origin: NodeId | null,
+  requestId: number | null,
+  timeMs: number | null,
+): void {
+  out.applied.push({ index: entry.index, term: entry.term, kind, origin, requestId, storeIndex: store.index, timeMs });
 }
 
 function deliverWatches(state: ReplicaState, deliveries: WatchDelivery[], out: ReplicaReady): void {
@@ -852,43 +918,18 @@ function statsBody(state: ReplicaState, kind: StatsKind): ReplyBody {
 
 // ------------------------------------------------------------------------------------------- observation
 
-function mix(hash: number, text: string): number {
-  let h = hash;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= 0xff;
-  return Math.imul(h, 0x01000193);
-}
-
-/** FNV-1a over the tree in name order and the store index: what must agree across members. Stats and watches
- * are per member and left out. O(nodes). */
+/** A digest of what must agree across members: the tree (through the store's incrementally kept tree hash:
+ * every node's path, indexes, expiry, kind and value) and the store index. Stats and watches are per member
+ * and left out. O(1). */
 export function storeDigest(store: KvStore): string {
-  let h = mix(0x811c9dc5, String(store.index));
-  const visit = (node: KvNode): void => {
-    h = mix(h, `${node.path}\u0000${node.createdIndex}\u0000${node.modifiedIndex}\u0000${node.expireAtMs}\u0000${node.children === null ? 'f' : 'd'}\u0000${node.value}`);
-    if (node.children === null) return;
-    for (const name of Object.keys(node.children).sort()) visit(node.children[name]!);
-  };
-  visit(store.root);
-  return (h >>> 0).toString(16).padStart(8, '0');
+  return `${store.index}:${hex32(store.treeHash[0])}${hex32(store.treeHash[1])}`;
 }
 
-// The tree changes only when an entry is applied or a snapshot installed, and both move `applied`: the digest
-// is computed once per applied index. A memo outside the state keeps the state plain data and the result a
-// function of the state.
-const digestMemo = new WeakMap<ReplicaState, { applied: number; digest: string }>();
-
-function memoizedDigest(state: ReplicaState): string {
-  const memo = digestMemo.get(state);
-  if (memo !== undefined && memo.applied === state.applied) return memo.digest;
-  const digest = storeDigest(state.replicated.store);
-  digestMemo.set(state, { applied: state.applied, digest });
-  return digest;
+function hex32(n: number): string {
+  return n.toString(16).padStart(8, '0');
 }
 
-/** What checkers look at after any step. O(1) unless something was applied since the last call. */
+/** What checkers look at after any step. O(1). */
 export function observeReplica(state: ReplicaState): ReplicaObservation {
   const last = lastLogIndex(state.raft);
   return {
@@ -898,6 +939,6 @@ export function observeReplica(state: ReplicaState): ReplicaObservation {
     applied: state.applied,
     lastIndex: last,
     lastTerm: logTerm(state.raft, last) ?? 0,
-    digest: memoizedDigest(state),
+    digest: storeDigest(state.replicated.store),
   };
 }

@@ -75,6 +75,8 @@ interface Attempt {
   historyId: number | null;
   /** For watches, when the simulator can look inside the member: its interruption count at the request. */
   interruptionsAtCall?: number;
+  /** When the client gives up on it. */
+  deadline: number;
 }
 
 interface WorkerSlot {
@@ -84,6 +86,11 @@ interface WorkerSlot {
   /** Bumped when the client process dies and when it starts again. */
   life: number;
   down: boolean;
+  /** The worker's outstanding requests: at most one per life (an instance restarted while its last request
+   * is still out has two). */
+  outstanding: Attempt[];
+  /** When the worker's timeout check is scheduled, if it is. */
+  checkAt: number | null;
 }
 
 /** Builds the workers a workload asks for: `mixed` runs every kind side by side. */
@@ -151,7 +158,7 @@ export class ClientPool {
     private readonly probe: MemberProbe | null = null,
   ) {
     const workers = buildWorkers(config, streams, members.length, this.watchLogs, this.listings, this.knownQueueKeys);
-    this.slots = workers.map((worker, i) => ({ worker, member: worker.pinnedMember ?? i % members.length, rng: streams.stream(`client/${i}/member`), life: 0, down: false }));
+    this.slots = workers.map((worker, i) => ({ worker, member: worker.pinnedMember ?? i % members.length, rng: streams.stream(`client/${i}/member`), life: 0, down: false, outstanding: [], checkAt: null }));
   }
 
   /** Workers start nothing new from `ms` on (a real-time run stopped early). */
@@ -219,24 +226,38 @@ export class ClientPool {
     if (op.history !== null && op.history.key !== null) {
       historyId = this.recorder.invoke(worker, op.history.key, op.history.input, now, { member: slot.member });
     }
-    const attempt: Attempt = { token, worker, life, op, member: slot.member, call: now, retry, historyId };
+    const deadline = now + (op.timeoutMs ?? this.config.workload.timeoutMs);
+    const attempt: Attempt = { token, worker, life, op, member: slot.member, call: now, retry, historyId, deadline };
     if (op.request.wait && this.probe !== null) {
       const seen = this.probe(this.members[slot.member]!);
       if (seen !== null) attempt.interruptionsAtCall = seen.interruptions;
     }
     this.pending.set(token, attempt);
+    slot.outstanding.push(attempt);
     if (retry > 0) this.stats.retries++;
     this.world.input(this.members[slot.member]!, { kind: 'request', token, request: op.request });
-    const timeout = op.timeoutMs ?? this.config.workload.timeoutMs;
-    this.world.at(now + timeout, `client ${worker} timeout`, () => this.timeout(token));
+    this.checkTimeoutAt(worker, deadline);
   }
 
-  private timeout(token: number): void {
-    const a = this.pending.get(token);
-    if (a === undefined) return;
+  // A worker's requests mostly end long before they time out, so rather than an event per request the worker
+  // keeps one timeout check scheduled: at its request's deadline, or earlier, in which case the check moves on
+  // to the deadline of the request then outstanding. A request still times out exactly at its deadline.
+  private checkTimeoutAt(worker: number, at: number): void {
+    const slot = this.slots[worker]!;
+    if (slot.checkAt !== null && slot.checkAt <= at) return;
+    slot.checkAt = at;
+    this.world.at(at, `client ${worker} timeout`, () => {
+      if (slot.checkAt !== at) return;
+      slot.checkAt = null;
+      for (const a of slot.outstanding.filter((x) => this.world.now >= x.deadline)) this.timeout(a);
+      if (slot.outstanding.length > 0) this.checkTimeoutAt(worker, Math.min(...slot.outstanding.map((x) => x.deadline)));
+    });
+  }
+
+  private timeout(a: Attempt): void {
     this.stats.timeouts++;
     // Hanging up lets the member drop the request (and its watch) instead of holding it.
-    this.world.input(this.members[a.member]!, { kind: 'cancel', token });
+    this.world.input(this.members[a.member]!, { kind: 'cancel', token: a.token });
     const outcome = a.op.write ? 'info' : 'fail';
     const result: OpResult = { outcome, output: null, event: null, errorCode: null, etcdIndex: 0, timedOut: true };
     if (a.interruptionsAtCall !== undefined) {
@@ -277,6 +298,8 @@ export class ClientPool {
     this.pending.delete(a.token);
     const now = this.world.now;
     const slot = this.slots[a.worker]!;
+    const at = slot.outstanding.indexOf(a);
+    if (at >= 0) slot.outstanding.splice(at, 1);
     let historyId = a.historyId;
     if (a.op.history !== null) {
       if (historyId === null && result.outcome !== 'fail') {

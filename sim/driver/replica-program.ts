@@ -15,6 +15,7 @@ import {
   createReplica,
   observeReplica,
   persistedPoint,
+  replicaTickDeadline,
   restartReplica,
   stepReplica,
   type AppliedEntry,
@@ -28,7 +29,7 @@ import {
 } from '../../core/replica/index.ts';
 import { decodePeerMessage, encodePeerMessage } from '../../core/replica/index.ts';
 import type { KeysRequest, StoreEvent } from '../../core/kv/index.ts';
-import type { Entry, Persist } from '../../core/raft/index.ts';
+import { lastLogIndex, type Entry, type Persist } from '../../core/raft/index.ts';
 import type { EntryRef, Role } from '../check/history.ts';
 import type { MessageCodec, NodeContext, NodeId, NodeProgram } from '../world/world.ts';
 import type { RecordProblem } from '../world/disk.ts';
@@ -72,7 +73,7 @@ export interface ReplicaProgramOptions {
   voters: readonly NodeId[];
   /** Replica options without the id (each member adds its own). */
   replica: Omit<ReplicaOptions, 'id'>;
-  /** Local-clock ms between ticks. */
+  /** The tick period (local-clock ms): the member behaves as if ticked on this grid, see `step`. */
   tickMs: number;
   /** Emit samples and applied events for the checkers (default true). */
   observe?: boolean;
@@ -98,6 +99,12 @@ export interface DriverState {
   last: { role: string; term: number; commit: number; lastIndex: number; applied: number; persistedCommit: number };
   /** Store index up to which events were reported. */
   eventsThrough: number;
+  /** The tick grid: local readings gridOriginMs + k * tickMs, from the boot's reading. */
+  gridOriginMs: number;
+  /** The grid reading of the last tick stepped. */
+  lastTickMs: number;
+  /** The armed tick timer and the grid reading it fires at (as armed; a clock jump moves the reading). */
+  tickTimer: { id: number; atMs: number } | null;
 }
 
 export const peerCodec: MessageCodec<PeerMessage> = { encode: encodePeerMessage, decode: decodePeerMessage };
@@ -122,13 +129,15 @@ export function replicaProgram(options: ReplicaProgramOptions): NodeProgram<Driv
 
   function emitSample(ds: DriverState, ctx: Ctx, log?: DriverSample['log'], event?: 'restart', snapshot?: DriverSample['snapshot']): void {
     const r = ds.replica!;
-    const o = observeReplica(r);
-    const role = o.role;
+    const raft = r.raft;
+    const lastIndex = lastLogIndex(raft);
     const l = ds.last;
-    if (!log && !event && !snapshot && l.role === role && l.term === o.term && l.commit === o.commit && l.lastIndex === o.lastIndex && l.applied === o.applied && l.persistedCommit === ds.durableCommit) return;
-    ds.last = { role, term: o.term, commit: o.commit, lastIndex: o.lastIndex, applied: o.applied, persistedCommit: ds.durableCommit };
+    // Most steps change none of these: compare before building anything.
+    if (!log && !event && !snapshot && l.role === raft.role && l.term === raft.term && l.commit === raft.commit && l.lastIndex === lastIndex && l.applied === r.applied && l.persistedCommit === ds.durableCommit) return;
+    ds.last = { role: raft.role, term: raft.term, commit: raft.commit, lastIndex, applied: r.applied, persistedCommit: ds.durableCommit };
+    const o = observeReplica(r);
     const sample: DriverSample = {
-      role,
+      role: o.role,
       term: o.term,
       commitIndex: o.commit,
       lastIndex: o.lastIndex,
@@ -216,8 +225,41 @@ export function replicaProgram(options: ReplicaProgramOptions): NodeProgram<Driv
     }
   }
 
+  // Ticks. The member behaves as if ticked at every point of a grid of its local clock (every tickMs from its
+  // boot reading), but only the ticks that matter become events: the replica reports the reading from which a
+  // tick makes it act (replicaTickDeadline), and a timer fires at the first grid point from there; every other
+  // grid tick would only add elapsed time, which the next tick adds just the same. Before any input, the member
+  // is ticked with the latest grid point passed, so the clock it reads when handling the input (and stamps into
+  // proposals and request deadlines) is exactly as fresh as with a tick event at every grid point. An idle member
+  // so wakes once per heartbeat or election timeout rather than every tickMs.
+  function gridFloor(ds: DriverState, reading: number): number {
+    return ds.gridOriginMs + Math.floor((reading - ds.gridOriginMs) / options.tickMs) * options.tickMs;
+  }
+
+  function tick(ds: DriverState, now: number, ctx: Ctx): void {
+    ds.lastTickMs = now;
+    handle(ds, stepReplica(ds.replica!, { type: 'tick', now }), ctx);
+  }
+
   function step(ds: DriverState, input: ReplicaInput, ctx: Ctx): void {
+    const grid = gridFloor(ds, ctx.now());
+    if (grid !== ds.lastTickMs) tick(ds, grid, ctx);
     handle(ds, stepReplica(ds.replica!, input), ctx);
+    armTick(ds, ctx);
+  }
+
+  function armTick(ds: DriverState, ctx: Ctx): void {
+    const deadline = replicaTickDeadline(ds.replica!);
+    if (deadline === null) return;
+    const now = ctx.now();
+    const next = gridFloor(ds, now) + options.tickMs;
+    const atMs = deadline <= next ? next : next + Math.ceil((deadline - next) / options.tickMs) * options.tickMs;
+    const armed = ds.tickTimer;
+    if (armed !== null) {
+      if (armed.atMs <= atMs) return;
+      ctx.cancelTimer(armed.id);
+    }
+    ds.tickTimer = { id: ctx.setTimer(atMs - now, 'tick'), atMs };
   }
 
   function boot(ctx: Ctx): DriverState {
@@ -235,6 +277,9 @@ export function replicaProgram(options: ReplicaProgramOptions): NodeProgram<Driv
       durableCommit: 0,
       last: { role: '', term: -1, commit: -1, lastIndex: -1, applied: -1, persistedCommit: -1 },
       eventsThrough: 0,
+      gridOriginMs: 0,
+      lastTickMs: 0,
+      tickTimer: null,
     };
     if (problem?.kind === 'corrupt') {
       ds.halted = `corrupt WAL record #${problem.recordIndex} at byte ${problem.offset}: ${problem.detail}`;
@@ -261,17 +306,19 @@ export function replicaProgram(options: ReplicaProgramOptions): NodeProgram<Driv
       const base = snap?.index ?? 0;
       emitSample(ds, ctx, { from: base + 1, entries: entryRefs(ds.mirror.entries) }, 'restart', snap === null ? undefined : { index: snap.index, term: snap.term });
     }
-    step(ds, { type: 'tick', now: ctx.now() }, ctx);
-    ctx.setTimer(options.tickMs, 'tick');
+    ds.gridOriginMs = ctx.now();
+    tick(ds, ds.gridOriginMs, ctx);
+    armTick(ds, ctx);
     return ds;
   }
 
   return {
     start: boot,
     onTimer(ds, _tag, ctx) {
+      ds.tickTimer = null;
       if (ds.replica === null) return;
-      step(ds, { type: 'tick', now: ctx.now() }, ctx);
-      ctx.setTimer(options.tickMs, 'tick');
+      tick(ds, gridFloor(ds, ctx.now()), ctx);
+      armTick(ds, ctx);
     },
     onMessage(ds, _from, message, ctx) {
       if (ds.replica === null) return;

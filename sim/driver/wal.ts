@@ -4,7 +4,7 @@
 //
 // The log is rewritten (one atomic `replace`) after a snapshot, when the entries before it are no longer
 // needed, and when too many records have piled up, so a boot never replays an unbounded file.
-import { decode, encode } from '@msgpack/msgpack';
+import { decode, encode } from '../../core/codec/msgpack.ts';
 import {
   decodeEntries,
   decodeHardState,

@@ -47,6 +47,18 @@ export const recursiveDeleteLeavesChildren: Mutant = {
   ],
 };
 
+export const treeHashMissesCompareAndSwap: Mutant = {
+  name: 'kv-tree-hash-misses-compare-and-swap',
+  description: 'a compare-and-swap changes a key without adding its new content to the tree hash',
+  edits: [
+    {
+      file: STORE,
+      find: '  updateTtl(store, node, expireAtMs);\n  countIn(store, node);\n  e.node.value = value;',
+      replace: '  updateTtl(store, node, expireAtMs);\n  e.node.value = value;',
+    },
+  ],
+};
+
 export const historyWindowOffByOne: Mutant = {
   name: 'kv-history-window-off-by-one',
   description: 'a watch at the oldest index still in the history is refused as cleared',
@@ -114,6 +126,7 @@ export const kvMutants: Mutant[] = [
   expiryIgnoresCommandTime,
   recursiveDeleteLeavesChildren,
   historyWindowOffByOne,
+  treeHashMissesCompareAndSwap,
   applyDependsOnReplicaState,
   checkpointLosesInvalidBytes,
 ];

@@ -9,8 +9,8 @@ export const replyBeforeCommit: Mutant = {
   edits: [
     {
       file: REPLICA,
-      find: "import { decodeStore, encodeStore, newStore, nextExpiryMs, storeStats, unwatch, watch } from '../kv/store.ts';",
-      replace: "import { cloneStore, decodeStore, encodeStore, newStore, nextExpiryMs, storeStats, unwatch, watch } from '../kv/store.ts';",
+      find: "import { decodeStore, encodeStore, hasTtlKeys, newStore, nextExpiryMs, storeStats, unwatch, watch } from '../kv/store.ts';",
+      replace: "import { cloneStore, decodeStore, encodeStore, hasTtlKeys, newStore, nextExpiryMs, storeStats, unwatch, watch } from '../kv/store.ts';",
     },
     {
       file: REPLICA,
@@ -80,8 +80,8 @@ export const noopTakesStoreIndex: Mutant = {
   edits: [
     {
       file: REPLICA,
-      find: "  if (entry.kind === 'noop') return record('noop', null, null, null);",
-      replace: "  if (entry.kind === 'noop') {\n    store.index++;\n    return record('noop', null, null, null);\n  }",
+      find: "  if (entry.kind === 'noop') return reportApplied(out, entry, store, 'noop', null, null, null);",
+      replace: "  if (entry.kind === 'noop') {\n    store.index++;\n    return reportApplied(out, entry, store, 'noop', null, null, null);\n  }",
     },
   ],
 };

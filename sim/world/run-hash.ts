@@ -1,26 +1,33 @@
 // The run hash: every event the world processes is folded into a 64-bit FNV-1a hash, so two runs can be
-// compared event for event with one string. The 64-bit state is kept as two unsigned 32-bit halves because
-// BigInt arithmetic would dominate the simulator's hot path.
+// compared event for event with one string. BigInt arithmetic would dominate the simulator's hot path, so the
+// 64-bit state is kept in small integers.
 
 const FLOAT_VIEW = new Float64Array(1);
 const FLOAT_WORDS = new Uint32Array(FLOAT_VIEW.buffer);
 
-// FNV-1a 64-bit offset basis 0xcbf29ce484222325, prime 0x100000001b3 = 2^40 + 0x1b3.
-const OFFSET_HI = 0xcbf29ce4;
-const OFFSET_LO = 0x84222325;
+// FNV-1a 64-bit offset basis 0xcbf29ce484222325, prime 0x100000001b3 = 2^40 + 0x1b3. The state is kept as four
+// 16-bit limbs so that multiplying by the prime is a handful of small-integer operations (products stay below
+// 2^27) with no floating-point division: the hash is folded over every event the simulator processes.
 
 export class RunHash {
-  private hi = OFFSET_HI;
-  private lo = OFFSET_LO;
+  private a0 = 0x2325;
+  private a1 = 0x8422;
+  private a2 = 0x9ce4;
+  private a3 = 0xcbf2;
 
   /** Folds one byte (the low 8 bits of `b`). */
   byte(b: number): void {
-    const lo = (this.lo ^ (b & 0xff)) >>> 0;
-    // (hi:lo) * (2^40 + 0x1b3) mod 2^64: the 2^40 term only moves lo's low 24 bits into hi.
-    const loProduct = lo * 0x1b3;
-    const carry = Math.floor(loProduct / 0x100000000);
-    this.lo = loProduct >>> 0;
-    this.hi = (this.hi * 0x1b3 + carry + ((lo << 8) >>> 0)) >>> 0;
+    const a0 = this.a0 ^ (b & 0xff);
+    // (a3:a2:a1:a0) * (0x100 << 32 | 0x1b3) mod 2^64, limb by limb: 0x1b3 times every limb, 0x100 times the
+    // limbs two places down.
+    const t0 = a0 * 0x1b3;
+    const t1 = this.a1 * 0x1b3 + (t0 >>> 16);
+    const t2 = this.a2 * 0x1b3 + a0 * 0x100 + (t1 >>> 16);
+    const t3 = this.a3 * 0x1b3 + this.a1 * 0x100 + (t2 >>> 16);
+    this.a0 = t0 & 0xffff;
+    this.a1 = t1 & 0xffff;
+    this.a2 = t2 & 0xffff;
+    this.a3 = t3 & 0xffff;
   }
 
   /** Folds a 32-bit integer (signed or unsigned), little-endian. */
@@ -62,7 +69,9 @@ export class RunHash {
 
   /** The hash so far as 16 hex digits. */
   hex(): string {
-    return this.hi.toString(16).padStart(8, '0') + this.lo.toString(16).padStart(8, '0');
+    const hi = ((this.a3 << 16) | this.a2) >>> 0;
+    const lo = ((this.a1 << 16) | this.a0) >>> 0;
+    return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
   }
 }
 

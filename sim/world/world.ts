@@ -535,10 +535,16 @@ export class World<S, M, I = never, O = never> {
     try {
       body();
     } catch (e) {
-      if (e instanceof NodeProgramError) throw e;
-      const why = e instanceof Error ? e.message : String(e);
-      throw new NodeProgramError(`node ${p.id} at t=${this.now}ms in ${what}: ${why}`, e);
+      throw this.programError(p, what, e);
     }
+  }
+
+  /** What a node program (or its codec) threw, as a NodeProgramError naming the node, the time and the event.
+   * The hot paths catch inline and build the event's description only here, when something went wrong. */
+  private programError(p: Process<S>, what: string, e: unknown): NodeProgramError {
+    if (e instanceof NodeProgramError) return e;
+    const why = e instanceof Error ? e.message : String(e);
+    return new NodeProgramError(`node ${p.id} at t=${this.now}ms in ${what}: ${why}`, e);
   }
 
   /** Transmits encoded bytes: the network decides the fate of each copy. */
@@ -662,10 +668,11 @@ export class World<S, M, I = never, O = never> {
         }
         this.network.countDelivered(event.from, event.to);
         const from = this.network.idOf(event.from);
-        const ctx = this.contexts[p.index]!;
-        this.guard(p, `onMessage from ${from}`, () => {
-          this.program.onMessage(p.state as S, from, this.options.codec.decode(event.bytes), ctx);
-        });
+        try {
+          this.program.onMessage(p.state as S, from, this.options.codec.decode(event.bytes), this.contexts[p.index]!);
+        } catch (e) {
+          throw this.programError(p, `onMessage from ${from}`, e);
+        }
         return 'handled';
       }
       case 'timer': {
@@ -673,7 +680,11 @@ export class World<S, M, I = never, O = never> {
         if (event.epoch !== p.epoch || !p.liveTimers.has(event.timerId)) return 'stale';
         if (p.status === 'paused') return this.park(p, event);
         p.liveTimers.delete(event.timerId);
-        this.guard(p, `onTimer(${event.tag})`, () => this.program.onTimer(p.state as S, event.tag, this.contexts[p.index]!));
+        try {
+          this.program.onTimer(p.state as S, event.tag, this.contexts[p.index]!);
+        } catch (e) {
+          throw this.programError(p, `onTimer(${event.tag})`, e);
+        }
         return 'handled';
       }
       case 'synced': {
@@ -691,7 +702,11 @@ export class World<S, M, I = never, O = never> {
           this.options.onInputDropped?.(p.id, event.input as I, this.now);
           return 'down';
         }
-        this.guard(p, 'onInput', () => this.program.onInput!(p.state as S, event.input as I, this.contexts[p.index]!));
+        try {
+          this.program.onInput(p.state as S, event.input as I, this.contexts[p.index]!);
+        } catch (e) {
+          throw this.programError(p, 'onInput', e);
+        }
         return 'handled';
       }
       case 'boot': {
@@ -724,7 +739,11 @@ export class World<S, M, I = never, O = never> {
       for (const m of waiting) this.transmit(p.index, m.to, m.bytes, m.fingerprint);
     }
     if (this.program.onSynced) {
-      this.guard(p, `onSynced(${syncId})`, () => this.program.onSynced!(p.state as S, syncId, this.contexts[p.index]!));
+      try {
+        this.program.onSynced(p.state as S, syncId, this.contexts[p.index]!);
+      } catch (e) {
+        throw this.programError(p, `onSynced(${syncId})`, e);
+      }
     }
     return 'handled';
   }

@@ -83,4 +83,23 @@ export const checks: Record<string, (kv: KvModule) => void> = {
     const oldest = kv.watch(s, '/k', false, false, 2);
     assertEqual(oldest.kind === 'event' ? oldest.event.node.modifiedIndex : oldest.kind, 2, 'index 2');
   },
+
+  'the tree hash follows every change'(kv) {
+    const s = kv.newStore();
+    const steps: Array<[KeysRequest, number]> = [
+      [req('PUT', '/d/e/k', { value: 'a', ttlSeconds: 5 }), T0],
+      [req('PUT', '/d/e/k', { value: 'b', prevValue: 'a' }), T0],
+      [req('PUT', '/d/e/k', { value: 'c', prevExist: true, ttlSeconds: 9 }), T0],
+      [req('PUT', '/d', { dir: true, prevExist: true, ttlSeconds: 7 }), T0],
+      [req('POST', '/q', { value: 'x' }), T0],
+      [req('DELETE', '/d', { recursive: true }), T0],
+    ];
+    const seen = new Set<string>();
+    for (const [r, t] of steps) {
+      run(kv, s, r, t);
+      assertEqual(s.treeHash, kv.computeTreeHash(s.root), `tree hash after ${r.method} ${r.path}`);
+      seen.add(JSON.stringify(s.treeHash));
+    }
+    assertEqual(seen.size, steps.length, 'distinct trees hash differently');
+  },
 };

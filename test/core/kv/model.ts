@@ -471,6 +471,7 @@ export function checkAgainstModel(kv: KvModule, ops: TimedOp[]): void {
     assertEqual(outcome.deliveries.map((d) => d.watchId).sort((a, b) => a - b), model.fired(), `watches fired at ${where}`);
     assertEqual(store.index, model.index, `index at ${where}`);
     assertEqual(storeSnapshot(store), model.snapshot(), `state at ${where}`);
+    assertEqual(store.treeHash, kv.computeTreeHash(store.root), `tree hash at ${where}`);
     assertEqual(kv.hasTtlKeys(store), model.hasTtl(), `hasTtlKeys at ${where}`);
   });
 }

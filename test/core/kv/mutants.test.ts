@@ -14,6 +14,7 @@ const cases: Array<[Mutant, string, 'model' | 'replicas' | null]> = [
   [kvMutants.expiryIgnoresCommandTime, 'expiry is decided by the time the tick carries', 'model'],
   [kvMutants.recursiveDeleteLeavesChildren, 'a recursive delete takes the whole subtree with it', 'model'],
   [kvMutants.historyWindowOffByOne, 'the history window holds exactly the last 1000 events', 'model'],
+  [kvMutants.treeHashMissesCompareAndSwap, 'the tree hash follows every change', 'model'],
 ];
 
 const replicaMutants = [kvMutants.applyDependsOnReplicaState, kvMutants.checkpointLosesInvalidBytes];

@@ -1010,7 +1010,13 @@ export interface RaftProperty {
 
 /** Builds the scenario's cluster, warms it up, plays its actions, and (with `stabilize`) heals it and checks
  * liveness and acknowledged writes. Returns the cluster for its stats. */
-export function runScenario(core: RaftCore, scenario: Scenario, checks: readonly InvariantName[], end: 'none' | 'stabilize'): Cluster {
+export function runScenario(
+  core: RaftCore,
+  scenario: Scenario,
+  checks: readonly InvariantName[],
+  end: 'none' | 'stabilize',
+  afterAction?: (cluster: Cluster, action: Action) => void,
+): Cluster {
   const cluster = new Cluster({
     core,
     size: scenario.size,
@@ -1024,6 +1030,7 @@ export function runScenario(core: RaftCore, scenario: Scenario, checks: readonly
   for (const action of scenario.actions) {
     cluster.apply(action);
     if (action.kind === 'run') cluster.checkLogMatching();
+    afterAction?.(cluster, action);
   }
   cluster.checkLogMatching();
   if (end === 'stabilize') {

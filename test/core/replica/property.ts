@@ -61,9 +61,18 @@ export const batchedActionArbitrary: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('batch' as const), member, requests: fc.array(fc.oneof(writeArbitrary, casArbitrary, readArbitrary), { minLength: 2, maxLength: 6 }) }) },
 );
 
+export interface HistoryOptions {
+  /** Runs after every action too: a further property over the members' states. */
+  check?: (c: ReplicaCluster) => string | null;
+  /** Request timeout of every member (default 800 ms). */
+  requestTimeoutMs?: number;
+}
+
 /** Runs one history; returns the first violated expectation, or null. */
-export function runHistory(actions: Action[], module?: ReplicaModule): string | null {
-  const c = new ReplicaCluster(MEMBERS, { replica: { snapshotEvery: 5, requestTimeoutMs: 800, forwardRetryMs: 100 }, clockOffsets: { b: 1500, c: -700 }, asyncDisk: true, ...(module === undefined ? {} : { module }) });
+export function runHistory(actions: Action[], module?: ReplicaModule, extra: HistoryOptions = {}): string | null {
+  const replica = { snapshotEvery: 5, requestTimeoutMs: extra.requestTimeoutMs ?? 800, forwardRetryMs: 100 };
+  const c = new ReplicaCluster(MEMBERS, { replica, clockOffsets: { b: 1500, c: -700 }, asyncDisk: true, ...(module === undefined ? {} : { module }) });
+  const check = extra.check;
   const writes: Array<{ member: string; id: number; key: number }> = [];
   // Store index of the latest write acknowledged on each key, as replies arrive.
   const acknowledged = [0, 0, 0];
@@ -181,7 +190,7 @@ export function runHistory(actions: Action[], module?: ReplicaModule): string | 
       }
     }
     absorbReplies();
-    const broken = observe();
+    const broken = observe() ?? check?.(c) ?? null;
     if (broken !== null) return broken;
   }
   // Heal: everything delivered in order, time passes, every member catches up.

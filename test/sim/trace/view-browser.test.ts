@@ -167,11 +167,11 @@ describe.skipIf(!haveChromium)('the trace viewer in a browser', () => {
 
   it('draws a big run whole without arrows (too many to see) and with them after zooming in', async () => {
     // A short trace with a low arrow limit behaves as a long run does with the default one.
-    const page = await open(renderView(failing, { tracePath: 'failing.trace', maxArrows: 150 }).html, 'failing-fit');
+    const page = await open(renderView(failing, { tracePath: 'failing.trace', maxArrows: 300 }).html, 'failing-fit');
     await page.evaluate(() => window.raftsimView.fit());
     const whole = await view(page);
     expect(whole.stats.arrows).toBe(0);
-    expect(whole.stats.messagesInView).toBeGreaterThan(150);
+    expect(whole.stats.messagesInView).toBeGreaterThan(300);
     expect(await page.textContent('#status-text')).toMatch(/zoom in to see them as arrows/);
     await page.click('#toolbar-violation');
     const back = await view(page);
