@@ -32,6 +32,9 @@ export interface WorkloadConfig {
   refreshMs: number;
   /** Watchers following a prefix with waitIndex. */
   watchers: number;
+  /** When set, each client worker (watchers and service instances too) issues at most this many operations,
+   * retries not counted, then stops: `raftsim shrink` cuts a failing run's history down with it. */
+  maxOpsPerClient?: number;
 }
 
 export interface NemesisConfig {
@@ -180,6 +183,7 @@ export function configProblems(c: RunConfig): string[] {
   int('workload.ttlSeconds', w.ttlSeconds, 1, 3600);
   int('workload.refreshMs', w.refreshMs, 1);
   int('workload.watchers', w.watchers, 0, 1000);
+  if (w.maxOpsPerClient !== undefined) int('workload.maxOpsPerClient', w.maxOpsPerClient, 1);
   const n = c.nemesis;
   if (!['none', 'generated', 'schedule'].includes(n.kind)) problems.push(`nemesis.kind must be none, generated or schedule, got ${JSON.stringify(n.kind)}`);
   num('nemesis.meanGapMs', n.meanGapMs, 1, 1e9);

@@ -39,6 +39,8 @@ export interface ClientWorld {
 }
 
 export interface ClientStats {
+  /** Requests sent to members: every operation, retry, watch and listing. */
+  requests: number;
   ok: number;
   fail: number;
   info: number;
@@ -66,6 +68,8 @@ interface WorkerSlot {
   worker: Worker;
   member: number;
   rng: ReturnType<RandomStreams['stream']>;
+  /** Operations started (retries not counted), for `workload.maxOpsPerClient`. */
+  started: number;
 }
 
 /** Builds the workers a workload asks for: `mixed` runs every kind side by side. */
@@ -117,7 +121,7 @@ export class ClientPool {
   readonly listings: QueueListing[] = [];
   /** Acknowledged writes; the run fills in each entry's digest from the member's log when the ack arrives. */
   readonly acked: Array<AckedWrite & { member: number }> = [];
-  readonly stats: ClientStats = { ok: 0, fail: 0, info: 0, retries: 0, timeouts: 0, refused: 0, watchEvents: 0 };
+  readonly stats: ClientStats = { requests: 0, ok: 0, fail: 0, info: 0, retries: 0, timeouts: 0, refused: 0, watchEvents: 0 };
   private readonly slots: WorkerSlot[];
   private readonly pending = new Map<number, Attempt>();
   private nextToken = 1;
@@ -131,7 +135,7 @@ export class ClientPool {
     private readonly stopAtMs: number,
   ) {
     const workers = buildWorkers(config, streams, this.watchLogs, this.listings);
-    this.slots = workers.map((worker, i) => ({ worker, member: i % members.length, rng: streams.stream(`client/${i}/member`) }));
+    this.slots = workers.map((worker, i) => ({ worker, member: i % members.length, rng: streams.stream(`client/${i}/member`), started: 0 }));
   }
 
   get workers(): number {
@@ -152,6 +156,7 @@ export class ClientPool {
     let op: PlannedOp;
     if (retryOf !== null) op = retryOf;
     else {
+      if (slot.started >= (this.config.workload.maxOpsPerClient ?? Infinity)) return;
       const planned = slot.worker.next(now);
       if (planned === null) return;
       if ('waitMs' in planned) {
@@ -159,6 +164,7 @@ export class ClientPool {
         return;
       }
       op = planned;
+      slot.started++;
     }
     const token = this.nextToken++;
     let historyId: number | null = null;
@@ -167,6 +173,7 @@ export class ClientPool {
     }
     const attempt: Attempt = { token, worker, op, member: slot.member, call: now, retry, historyId };
     this.pending.set(token, attempt);
+    this.stats.requests++;
     if (retry > 0) this.stats.retries++;
     this.world.input(this.members[slot.member]!, { kind: 'request', token, request: op.request });
     const timeout = op.timeoutMs ?? this.config.workload.timeoutMs;
