@@ -31,7 +31,8 @@ import type { PeerMessage } from '../core/replica/index.ts';
 import type { StoreEvent } from '../core/kv/index.ts';
 import { generateNemesis, type NemesisEvent } from './world/nemesis.ts';
 import { RandomStreams } from './world/random.ts';
-import { World, type MessageCodec, type TrailEntry, type WorldSummary } from './world/world.ts';
+import { NodeProgramError, World, type MessageCodec, type TrailEntry, type WorldSummary } from './world/world.ts';
+import { RaftInvariantError } from '../core/raft/index.ts';
 
 export interface RunOptions {
   seed: number;
@@ -294,9 +295,17 @@ export function runSimulation(options: RunOptions): RunResult {
 
   // ---- run ----
   const wallStart = performance.now();
-  for (let t = 0; t < endMs; ) {
+  // A Raft node that reaches an impossible state (two leaders in a term, a commit past its log) asserts. The run
+  // ends there and is judged as it stands, the assertion a Raft safety violation, so a sweep traces and shrinks it.
+  let assertion: Violation | null = null;
+  for (let t = 0; t < endMs && assertion === null; ) {
     t = Math.min(endMs, t + 1000);
-    world.run({ untilMs: t });
+    try {
+      world.run({ untilMs: t });
+    } catch (err) {
+      if (!(err instanceof NodeProgramError && err.cause instanceof RaftInvariantError)) throw err;
+      assertion = { property: 'node-assertion', explanation: err.message };
+    }
     options.onProgress?.({ simMs: t, endMs, events: world.events, ops: pool.stats.ok + pool.stats.fail + pool.stats.info, wallMs: performance.now() - wallStart });
   }
   const wallMs = performance.now() - wallStart;
@@ -324,7 +333,8 @@ export function runSimulation(options: RunOptions): RunResult {
   }
 
   const observations: RaftObservations = { samples, acked: pool.acked.map(({ member: _m, ...a }) => a as AckedWrite) };
-  const raft = checkRaftSafety(observations);
+  const raftChecked = checkRaftSafety(observations);
+  const raft = assertion === null ? raftChecked : resultOf('raft-safety', [assertion, ...raftChecked.violations], '');
   const electionMs = config.raft.electionTimeoutMs;
   const clockFaults = config.nemesis.kind !== 'none' && (config.nemesis.kind === 'schedule' ? schedule.some((e) => e.kind === 'clock-jump') : (config.nemesis.weights.clock ?? 0) > 0);
   const maxJump = config.nemesis.kind === 'schedule' ? Math.max(0, ...schedule.map((e) => (e.kind === 'clock-jump' ? Math.abs(e.deltaMs) : 0))) : config.nemesis.maxClockJumpMs;
