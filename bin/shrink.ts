@@ -60,13 +60,14 @@ export async function run(argv: string[]): Promise<number> {
   }
   const { header } = trace;
   const note = (line: string): void => void process.stderr.write(line + '\n');
-  note(`shrinking ${file}: scenario ${header.scenario}, seed ${header.seed}${header.mutant ? `, mutant ${header.mutant}` : ''}, ${trace.end.events} events; every candidate is a full re-run (budget ${maxRuns} runs, ${Math.round(budgetMs / 1000)}s)`);
   let result;
   try {
     result = await shrinkTrace(trace, {
       maxRuns,
       budgetMs,
       checker,
+      onStart: (target, size) =>
+        note(`shrinking ${file}: scenario ${header.scenario}, seed ${header.seed}${header.mutant ? `, mutant ${header.mutant}` : ''}: ${target.checker} fails; size ${size.size}, ${size.events} world events; every candidate is a full re-run (budget ${maxRuns} runs, ${Math.round(budgetMs / 1000)}s)`),
       onStep: (step) => note(`  run ${step.runs}: ${step.what} (size ${step.size.size}, ${step.size.events} world events)`),
     });
   } catch (err) {

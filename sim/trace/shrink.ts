@@ -84,6 +84,8 @@ export interface ShrinkOptions {
   maxRuns?: number;
   /** Wall-clock budget in ms (default 5 minutes); checked between runs. */
   budgetMs?: number;
+  /** Hears the target and the original run's size once the original run has been re-run and fails it. */
+  onStart?: (target: ShrinkTarget, before: RunSize) => void;
   /** Hears each accepted step. */
   onStep?: (step: ShrinkStep) => void;
 }
@@ -397,6 +399,7 @@ export async function shrinkTrace(trace: Trace, options: ShrinkOptions = {}): Pr
           : 'nothing to shrink: every check holds in this run',
       );
     }
+    options.onStart?.(target, sizeOf(original));
     const search = new Search(run, header.seed, target, options.maxRuns ?? 1000, options.budgetMs ?? 5 * 60_000, { config: header.config, result: original }, options.onStep);
     let stoppedBy: ShrinkResult['stoppedBy'] = 'done';
     try {
