@@ -62,7 +62,14 @@ export interface RunConfig {
   network: { latency: LatencyModel; loss: number; duplicate: number; reorder: number };
   disk: { syncLatency: LatencyModel; faultsOn: boolean; faults: Partial<DiskFaults> };
   clocks: { maxOffsetMs: number; maxDriftPpm: number };
-  raft: { electionTimeoutMs: number; heartbeatIntervalMs: number; preVote: boolean; checkQuorum: boolean };
+  raft: {
+    electionTimeoutMs: number;
+    heartbeatIntervalMs: number;
+    preVote: boolean;
+    checkQuorum: boolean;
+    /** Entries per append message (flow control; the Raft core's default, 64, when absent). */
+    maxEntriesPerMessage?: number;
+  };
   replica: { requestTimeoutMs: number; expiryIntervalMs: number; snapshotEvery: number; forwardRetryMs: number };
   workload: WorkloadConfig;
   nemesis: NemesisConfig;
@@ -166,6 +173,7 @@ export function configProblems(c: RunConfig): string[] {
   int('raft.electionTimeoutMs', c.raft.electionTimeoutMs, 1);
   int('raft.heartbeatIntervalMs', c.raft.heartbeatIntervalMs, 1);
   if (c.raft.heartbeatIntervalMs >= c.raft.electionTimeoutMs) problems.push('raft.heartbeatIntervalMs must be below raft.electionTimeoutMs');
+  if (c.raft.maxEntriesPerMessage !== undefined) int('raft.maxEntriesPerMessage', c.raft.maxEntriesPerMessage, 1, 1_000_000);
   int('replica.requestTimeoutMs', c.replica.requestTimeoutMs, 1);
   int('replica.expiryIntervalMs', c.replica.expiryIntervalMs, 1);
   int('replica.snapshotEvery', c.replica.snapshotEvery, 1);
