@@ -307,6 +307,14 @@ function shortenTime(s: Search): boolean {
     const startAt = bisectDown(TIME_STEP_MS, first, TIME_STEP_MS, (t) => s.attempt(withEvents(s.config, events.map((e) => ({ ...e, atMs: e.atMs - (first - t) }))), `faults start at ${t}ms instead of ${first}ms`));
     changed ||= startAt < first;
   }
+  // Then close the gaps: each fault as early as the one before it allows, so the failure comes sooner.
+  for (let i = 1; i < s.config.nemesis.events.length; i++) {
+    const now = s.config.nemesis.events;
+    const was = now[i]!.atMs;
+    const earliest = now[i - 1]!.atMs;
+    const moved = bisectDown(earliest, was, TIME_STEP_MS, (t) => s.attempt(withEvents(s.config, now.map((e, j) => (j === i ? { ...e, atMs: t } : e))), `fault ${i + 1} at ${t}ms instead of ${was}ms`));
+    changed ||= moved < was;
+  }
   const duration = s.config.durationMs;
   const newDuration = bisectDown(TIME_STEP_MS, duration, TIME_STEP_MS, (d) => s.attempt({ ...s.config, durationMs: d }, `duration ${duration} -> ${d}ms`));
   const settle = s.config.settleMs;
@@ -344,8 +352,19 @@ function fewerNodes(s: Search): boolean {
 const SINGLE_WORKLOADS: WorkloadKind[] = ['register', 'multi-key', 'queue', 'discovery'];
 
 function simplerWorkload(s: Search): boolean {
-  if (s.config.workload.kind !== 'mixed') return false;
-  return SINGLE_WORKLOADS.some((kind) => s.attempt({ ...s.config, workload: { ...s.config.workload, kind } }, `workload mixed -> ${kind}`));
+  let changed = false;
+  if (s.config.workload.kind === 'mixed') {
+    changed = SINGLE_WORKLOADS.some((kind) => s.attempt({ ...s.config, workload: { ...s.config.workload, kind } }, `workload mixed -> ${kind}`));
+  }
+  // Reads and retries are requests too; a failure of the log or the store rarely needs them.
+  const w = s.config.workload;
+  if (w.readFraction > 0 && w.kind !== 'discovery' && w.kind !== 'queue') {
+    changed = s.attempt({ ...s.config, workload: { ...w, readFraction: 0 } }, `workload.readFraction ${w.readFraction} -> 0`) || changed;
+  }
+  if (s.config.workload.retries > 0) {
+    changed = s.attempt({ ...s.config, workload: { ...s.config.workload, retries: 0 } }, `workload.retries ${s.config.workload.retries} -> 0`) || changed;
+  }
+  return changed;
 }
 
 type CountKnob = 'clients' | 'instances' | 'watchers' | 'keys';
