@@ -86,7 +86,7 @@ const LEADER_ISOLATED_IN_TURN: PartialRunConfig = {
   raft: FAST_RAFT,
   network: { latency: { kind: 'uniform', minMs: 5, maxMs: 50 }, loss: 0 },
   nemesis: { kind: 'schedule', events: isolateInTurn(3, { fromMs: 500, everyMs: 600, untilMs: 4000, forMs: 400 }) },
-  workload: { kind: 'register', clients: 6, quorumReads: 1, readFraction: 0.5, thinkMs: 5 },
+  workload: { kind: 'register', clients: 3, quorumReads: 1, readFraction: 0.5, thinkMs: 5 },
 };
 
 const DISCOVERY_WITH_FAULTS: PartialRunConfig = {

@@ -122,10 +122,17 @@ interface Accepted {
   result: RunResult;
 }
 
-/** Runs candidates and keeps the last one that still fails the target. */
+/**
+ * Runs candidates and moves to each one that still fails the target. It also remembers the smallest failing run
+ * seen (by size, then world events): a simpler config can make a bigger run (fewer faults, so clients get more
+ * done), so the last accepted run is not always the smallest, and the smallest is what a shrink returns.
+ */
 class Search {
   runs = 0;
   readonly steps: ShrinkStep[] = [];
+  smallest: Accepted;
+  /** Adopt only candidates whose run is no bigger than the current one. */
+  strict = true;
   private readonly deadline: number;
 
   constructor(
@@ -138,10 +145,14 @@ class Search {
     private readonly onStep: ShrinkOptions['onStep'],
   ) {
     this.deadline = performance.now() + budgetMs;
+    this.smallest = best;
   }
 
-  /** Re-runs `config`; adopts it when it still fails the target. */
-  attempt(config: RunConfig, what: string): boolean {
+  /**
+   * Re-runs `config`; adopts it when it still fails the target (and, with `noLarger`, when its run is no bigger
+   * than the current one: for edits that are a means to a later cut, not simpler in themselves).
+   */
+  attempt(config: RunConfig, what: string, noLarger = false): boolean {
     if (this.runs >= this.maxRuns) throw new OutOfBudget('max-runs');
     if (performance.now() >= this.deadline) throw new OutOfBudget('budget');
     const candidate = withoutUnreachedFaults(config);
@@ -155,8 +166,12 @@ class Search {
       return false;
     }
     if (!failsTarget(this.target, result.verdicts)) return false;
+    const size = sizeOf(result);
+    if ((noLarger || this.strict) && size.size > sizeOf(this.best.result).size) return false;
     this.best = { config: candidate, result };
-    const step = { what, runs: this.runs, size: sizeOf(result) };
+    const smallest = sizeOf(this.smallest.result);
+    if (size.size < smallest.size || (size.size === smallest.size && size.events < smallest.events)) this.smallest = this.best;
+    const step = { what, runs: this.runs, size };
     this.steps.push(step);
     this.onStep?.(step);
     return true;
@@ -299,27 +314,31 @@ function dropFaults(s: Search): boolean {
 const TIME_STEP_MS = 100;
 
 function shortenTime(s: Search): boolean {
-  let changed = false;
-  // Move the faults earlier (keeping their spacing), so the run can end sooner.
+  // Cutting the end keeps the run identical up to the cut: the cheapest big win, first.
+  let changed = cutTheEnd(s);
+  // Then move the faults earlier (keeping their spacing), and close the gaps between them one by one, so the
+  // failure comes sooner and the end can be cut again. A move is kept only if the run does not grow.
   const events = s.config.nemesis.events;
   const first = Math.min(...events.map((e) => e.atMs));
   if (events.length > 0 && first > TIME_STEP_MS) {
-    const startAt = bisectDown(TIME_STEP_MS, first, TIME_STEP_MS, (t) => s.attempt(withEvents(s.config, events.map((e) => ({ ...e, atMs: e.atMs - (first - t) }))), `faults start at ${t}ms instead of ${first}ms`));
+    const startAt = bisectDown(TIME_STEP_MS, first, TIME_STEP_MS, (t) => s.attempt(withEvents(s.config, events.map((e) => ({ ...e, atMs: e.atMs - (first - t) }))), `faults start at ${t}ms instead of ${first}ms`, true));
     changed ||= startAt < first;
   }
-  // Then close the gaps: each fault as early as the one before it allows, so the failure comes sooner.
   for (let i = 1; i < s.config.nemesis.events.length; i++) {
     const now = s.config.nemesis.events;
     const was = now[i]!.atMs;
-    const earliest = now[i - 1]!.atMs;
-    const moved = bisectDown(earliest, was, TIME_STEP_MS, (t) => s.attempt(withEvents(s.config, now.map((e, j) => (j === i ? { ...e, atMs: t } : e))), `fault ${i + 1} at ${t}ms instead of ${was}ms`));
+    const moved = bisectDown(now[i - 1]!.atMs, was, TIME_STEP_MS, (t) => s.attempt(withEvents(s.config, now.map((e, j) => (j === i ? { ...e, atMs: t } : e))), `fault ${i + 1} at ${t}ms instead of ${was}ms`, true));
     changed ||= moved < was;
   }
+  return cutTheEnd(s) || changed;
+}
+
+function cutTheEnd(s: Search): boolean {
   const duration = s.config.durationMs;
   const newDuration = bisectDown(TIME_STEP_MS, duration, TIME_STEP_MS, (d) => s.attempt({ ...s.config, durationMs: d }, `duration ${duration} -> ${d}ms`));
   const settle = s.config.settleMs;
   const newSettle = bisectDown(0, settle, TIME_STEP_MS, (d) => s.attempt({ ...s.config, settleMs: d }, `settle ${settle} -> ${d}ms`));
-  return changed || newDuration < duration || newSettle < settle;
+  return newDuration < duration || newSettle < settle;
 }
 
 /** The config with only the first `count` members; events naming a removed member go (lists lose it). */
@@ -422,9 +441,15 @@ export async function shrinkTrace(trace: Trace, options: ShrinkOptions = {}): Pr
     const search = new Search(run, header.seed, target, options.maxRuns ?? 1000, options.budgetMs ?? 5 * 60_000, { config: header.config, result: original }, options.onStep);
     let stoppedBy: ShrinkResult['stoppedBy'] = 'done';
     try {
-      for (let progress = true; progress; ) {
-        progress = false;
-        for (const pass of PASSES) progress = pass(search) || progress;
+      // First a descent that never lets the run grow; then, from where it ended, one that may (dropping a
+      // fault can let clients do more before the end is cut), keeping the smallest failing run of both.
+      for (const strict of [true, false]) {
+        search.strict = strict;
+        search.best = search.smallest;
+        for (let progress = true; progress; ) {
+          progress = false;
+          for (const pass of PASSES) progress = pass(search) || progress;
+        }
       }
     } catch (err) {
       if (!(err instanceof OutOfBudget)) throw err;
@@ -433,7 +458,7 @@ export async function shrinkTrace(trace: Trace, options: ShrinkOptions = {}): Pr
     return { target, original, search, stoppedBy };
   });
   const { target, original, search, stoppedBy } = shrunk;
-  const best = search.best;
+  const best = search.smallest;
   const recorded = await recordTrace({ scenario: header.scenario, seed: header.seed, config: best.config, expect: header.expect, mutant: header.mutant });
   if (recorded.result.hash !== best.result.hash) {
     throw new Error(`shrink: recording the shrunk run gave run hash ${recorded.result.hash}, the accepted run had ${best.result.hash}: the simulator is nondeterministic`);
