@@ -28,6 +28,8 @@ export interface ZooJobResult {
   failed: string[];
   shrink: {
     checker: string;
+    /** The shrunk run's verdict for that checker (its first violation). */
+    verdict: string;
     before: RunSize & { bytes: number };
     after: RunSize & { bytes: number };
     runs: number;
@@ -60,7 +62,8 @@ export async function zooJob(name: string, options: ZooJobOptions): Promise<ZooJ
       file = join(options.outDir, `${name}-seed${caught.seed}.shrunk.trace`);
       writeTraceFile(file, shrunk.trace);
     }
-    result.shrink = { checker: shrunk.target.checker, before: shrunk.before, after: shrunk.after, runs: shrunk.runs, ms, stoppedBy: shrunk.stoppedBy, trace: file };
+    const verdict = shrunk.trace.end.verdicts.find((v) => v.checker === shrunk.target.checker)?.summary ?? '';
+    result.shrink = { checker: shrunk.target.checker, verdict, before: shrunk.before, after: shrunk.after, runs: shrunk.runs, ms, stoppedBy: shrunk.stoppedBy, trace: file };
     return result;
   } catch (err) {
     return { ...base, catchMs: Math.round(performance.now() - started), error: err instanceof Error ? err.message.split('\n')[0]! : String(err) };

@@ -135,6 +135,7 @@ console.log(
           ? null
           : {
               checker: r.shrink.checker,
+              verdict: r.shrink.verdict.slice(0, 200),
               sizeBefore: r.shrink.before.size,
               sizeAfter: r.shrink.after.size,
               faultsAfter: r.shrink.after.faults,

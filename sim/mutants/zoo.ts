@@ -181,7 +181,7 @@ export const zoo: readonly ZooBug[] = [
       workload: { kind: 'register', clients: 4, quorumReads: 1 },
     },
     caughtBy: 'raft-safety',
-    how: 'a later leader lacks a committed entry (leader completeness)',
+    how: 'an acknowledged write ends up on a minority, or a later leader lacks a committed entry',
   },
   {
     name: 'read-index-before-leader-commits',
