@@ -177,6 +177,15 @@ describe('raftsim shrink on the command line', () => {
     expect(replay.status).toBe(1);
   });
 
+  it('--json prints one line of figures', () => {
+    const out = join(dir, 'json.trace');
+    const r = raftsim(['shrink', file, '--out', out, '--max-runs', '3', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const figures = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(figures).toMatchObject({ trace: out, checker: 'linearizability', runs: 3, stoppedBy: 'max-runs' });
+    expect((figures.after as { size: number }).size).toBeLessThanOrEqual((figures.before as { size: number }).size);
+  });
+
   it('bad input is one line and exit 2', () => {
     const junk = join(dir, 'junk.trace');
     writeFileSync(junk, 'not a trace');
