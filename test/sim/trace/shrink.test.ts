@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PartialRunConfig } from '../../../sim/config.ts';
 import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
+import { zooBugNamed, zooConfig } from '../../../sim/mutants/zoo.ts';
 import { decodeTrace, encodeTrace, writeTraceFile, type Trace } from '../../../sim/trace/format.ts';
 import { completeConfig, recordTrace, replayTrace } from '../../../sim/trace/record.ts';
 import { faultUnits, NothingToShrink, shrinkTrace, withNodes, type ShrinkResult } from '../../../sim/trace/shrink.ts';
@@ -135,17 +136,7 @@ describe('the shrinker is checked by a mutant of itself', () => {
   it('a shrinker that keeps candidates failing a different check hands back a trace where the target passes', async () => {
     // apply-before-commit makes members apply entries a new leader overwrites: Raft safety and store agreement
     // fail together; shrinking for store agreement must keep it failing, while raft-safety outlives it.
-    const config: PartialRunConfig = {
-      name: 'shrink-mutant-test',
-      nodes: 3,
-      durationMs: 3000,
-      settleMs: 1000,
-      disk: { syncLatency: { kind: 'uniform', minMs: 30, maxMs: 150 } },
-      raft: { preVote: false, checkQuorum: false, electionTimeoutMs: 150, heartbeatIntervalMs: 30 },
-      network: { latency: { kind: 'uniform', minMs: 10, maxMs: 120 }, loss: 0.05 },
-      nemesis: { meanGapMs: 200, meanFaultMs: 60, weights: { crash: 5, partition: 1 } },
-      workload: { kind: 'register', clients: 3 },
-    };
+    const config = zooConfig(zooBugNamed('apply-before-commit')!);
     const both = (await recordTrace({ scenario: 'zoo/apply-before-commit', seed: 1, config, expect: { kind: 'pass' }, mutant: 'apply-before-commit' })).trace;
     expect(failingCheckers(both)).toEqual(['raft-safety', 'store-agreement']);
     const real = await shrinkTrace(both, { checker: 'store-agreement', maxRuns: 60 });
