@@ -2,9 +2,10 @@
 // A difference is nondeterminism (or a changed tree): it names the first diverging event. Otherwise it prints
 // the verdicts the original run had, re-judged.
 import { describeExpectation, meetsExpectation } from '../scenarios/index.ts';
-import { readTraceFile, RAFTSIM_VERSION, TraceError, type TraceEvent } from '../sim/trace/format.ts';
+import { RAFTSIM_VERSION, type TraceEvent } from '../sim/trace/format.ts';
 import { replayTrace } from '../sim/trace/record.ts';
 import { parseFlags } from './args.ts';
+import { readTraceArgument } from './trace-argument.ts';
 import { UsageError } from './usage.ts';
 
 export const usage = 'replay <trace> [--quiet]';
@@ -15,13 +16,7 @@ export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(argv, { quiet: { type: 'boolean' } });
   if (positionals.length !== 1) throw new UsageError(`expected one trace file, got ${positionals.length}; usage: raftsim ${usage}`);
   const file = positionals[0]!;
-  let trace;
-  try {
-    trace = readTraceFile(file);
-  } catch (err) {
-    if (err instanceof TraceError) throw new UsageError(err.message);
-    throw err;
-  }
+  const trace = readTraceArgument(file);
   const { header, end } = trace;
   const say = (line: string): void => void process.stdout.write(line + '\n');
   say(`replaying ${file}: scenario ${header.scenario}, seed ${header.seed}${header.mutant ? `, mutant ${header.mutant}` : ''}, ${end.events} events, written by raftsim ${header.raftsim}`);

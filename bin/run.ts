@@ -23,7 +23,7 @@ export function parseDuration(flag: string, text: string | undefined, fallback: 
   return Math.round(ms);
 }
 
-function parseFraction(flag: string, text: string | undefined): number | undefined {
+export function parseFraction(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const x = Number(text);
   if (!/^\d*\.?\d+$/.test(text) || !(x >= 0 && x <= 1)) throw new UsageError(`${flag} takes a fraction between 0 and 1, got '${text}'`);
@@ -43,6 +43,7 @@ export function formatSummary(s: RunSummary): string {
     `operations   ${s.operations.total} (ok ${s.operations.ok}, failed ${s.operations.fail}, indeterminate ${s.operations.info}); retries ${s.clients.retries}, timeouts ${s.clients.timeouts}, watch events ${s.clients.watchEvents}`,
     `leaders      ${s.leaderChanges} elected; crashes ${s.crashes}${s.refusedToStart > 0 ? `, ${s.refusedToStart} refused to start (corrupt WAL)` : ''}`,
     `faults       ${faults}`,
+    ...(s.targeted ?? []).map((line) => `nemesis      ${line}`),
     `messages     sent ${s.messages.sent}, delivered ${s.messages.delivered}, dropped ${s.messages.dropped}, duplicated ${s.messages.duplicated}`,
     `time         simulated ${seconds(s.simulatedMs)}, wall ${seconds(s.wallMs)} (${s.speedup}x), ${s.events} events (${s.eventsPerSecond}/s)`,
     `run hash     ${s.hash}`,

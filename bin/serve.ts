@@ -6,7 +6,7 @@ import { UsageError } from './usage.ts';
 
 export const usage =
   'serve [--name N] [--data-dir D] [--listen-client-urls U] [--advertise-client-urls U] [--listen-peer-urls U] ' +
-  '[--initial-advertise-peer-urls U] [--initial-cluster n=U,...] [--initial-cluster-state new|existing] [--initial-cluster-token T]';
+  '[--initial-advertise-peer-urls U] [--initial-cluster n=U,... | --discovery URL] [--initial-cluster-state new|existing] [--initial-cluster-token T]';
 
 export async function run(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {

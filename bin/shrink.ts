@@ -1,15 +1,14 @@
 // `raftsim shrink <trace> [--out FILE] [--max-runs N] [--budget 5m] [--checker NAME]`: cuts a failing run down to
 // the smallest run found that still fails the same check, re-running every candidate, and writes it as a trace.
 import { statSync } from 'node:fs';
-import { readTraceFile, TraceError, writeTraceFile } from '../sim/trace/format.ts';
+import { CHECKERS, TraceError, writeTraceFile } from '../sim/trace/format.ts';
 import { NothingToShrink, shrinkTrace, type RunSize } from '../sim/trace/shrink.ts';
 import { parseFlags, parseInteger } from './args.ts';
 import { parseDuration } from './run.ts';
+import { readTraceArgument } from './trace-argument.ts';
 import { UsageError } from './usage.ts';
 
 export const usage = 'shrink <trace> [--out FILE] [--max-runs N] [--budget 5m] [--checker NAME] [--json]';
-
-const CHECKERS = ['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order'];
 
 function defaultOut(file: string): string {
   return `${file.endsWith('.trace') ? file.slice(0, -'.trace'.length) : file}.shrunk.trace`;
@@ -49,15 +48,9 @@ export async function run(argv: string[]): Promise<number> {
   const maxRuns = parseInteger('--max-runs', values['max-runs'], 1000, 1);
   const budgetMs = parseDuration('--budget', values.budget, 5 * 60_000);
   const checker = values.checker;
-  if (checker !== undefined && !CHECKERS.includes(checker)) throw new UsageError(`unknown --checker '${checker}' (known: ${CHECKERS.join(', ')})`);
+  if (checker !== undefined && !(CHECKERS as readonly string[]).includes(checker)) throw new UsageError(`unknown --checker '${checker}' (known: ${CHECKERS.join(', ')})`);
   const out = values.out ?? defaultOut(file);
-  let trace;
-  try {
-    trace = readTraceFile(file);
-  } catch (err) {
-    if (err instanceof TraceError) throw new UsageError(err.message);
-    throw err;
-  }
+  const trace = readTraceArgument(file);
   const { header } = trace;
   const note = (line: string): void => void process.stderr.write(line + '\n');
   let result;

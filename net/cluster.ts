@@ -1,10 +1,12 @@
 // A local cluster of `raftsim serve` child processes, each with its own data dir, on loopback. Used by
-// `raftsim cluster` and by the network tests (which kill -9 and restart members through it).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+// `raftsim cluster`, `raftsim jepsen` and the network tests (which kill -9, pause and restart members through it).
+// The members take etcd's own flags, so the same launcher runs a real etcd cluster when given its binary.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface ClusterMemberSpec {
@@ -28,8 +30,12 @@ export interface LocalClusterOptions {
   electionTimeoutMs?: number;
   /** Extra flags for every member. */
   extraArgs?: string[];
+  /** Bootstrap through this etcd v2 discovery URL instead of --initial-cluster (the token's size must be set). */
+  discovery?: string;
   /** Run members from this entry point (a bin/main.ts, e.g. of a mutated copy) instead of bin/raftsim. */
   entry?: string;
+  /** Run this etcd-compatible server binary (e.g. /usr/bin/etcd) with the same flags instead of `raftsim serve`. */
+  program?: string;
   /** Each line a member writes to stderr or stdout, with its name (default: kept in memory only). */
   onOutput?: (name: string, line: string) => void;
   /** Called when a member exits without stop() or kill() asking it to. */
@@ -77,6 +83,56 @@ function probe(url: string, timeoutMs: number): Promise<{ status: number; body: 
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const KNOWN_ETCD_LOCATIONS = ['/usr/bin/etcd', '/usr/local/bin/etcd', '/usr/sbin/etcd'];
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The etcd binary to use: `$ETCD_BIN` if set (and then it must exist), else the first `etcd` on PATH, else a
+ * few usual install locations. Returns null when there is none, so callers can skip rather than crash.
+ */
+export function findEtcdBinary(env: NodeJS.ProcessEnv = process.env): string | null {
+  const explicit = env.ETCD_BIN;
+  if (explicit !== undefined && explicit !== '') {
+    if (!isExecutable(explicit)) throw new Error(`ETCD_BIN=${explicit} is not an executable file`);
+    return explicit;
+  }
+  const onPath = (env.PATH ?? '').split(delimiter).filter((d) => d !== '').map((d) => join(d, 'etcd'));
+  return [...onPath, ...KNOWN_ETCD_LOCATIONS].find(isExecutable) ?? null;
+}
+
+/** First line of `etcd --version` (the etcd-v2 fixture records it verbatim). */
+export function etcdVersion(bin: string): string {
+  const out = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  if (out.error !== undefined || out.status !== 0) {
+    throw new Error(`cannot run ${bin} --version: ${out.error?.message ?? out.stderr.trim()}`);
+  }
+  const first = out.stdout.split('\n')[0]?.trim() ?? '';
+  if (!first.startsWith('etcd Version:')) throw new Error(`unexpected output of ${bin} --version: ${first}`);
+  return first;
+}
+
+/** A loopback port that was free a moment ago; the caller retries if another process grabs it first. */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolvePort(port) : reject(new Error('no port assigned'))));
+    });
+  });
+}
 
 export class LocalCluster {
   readonly members: ClusterMember[];
@@ -126,8 +182,9 @@ export class LocalCluster {
       `--advertise-client-urls=${m.clientUrl}`,
       `--listen-peer-urls=${m.peerUrl}`,
       `--initial-advertise-peer-urls=${m.peerUrl}`,
-      `--initial-cluster=${this.members.map((x) => `${x.name}=${x.peerUrl}`).join(',')}`,
-      `--initial-cluster-state=${state}`,
+      ...(o.discovery === undefined
+        ? [`--initial-cluster=${this.members.map((x) => `${x.name}=${x.peerUrl}`).join(',')}`, `--initial-cluster-state=${state}`]
+        : [`--discovery=${o.discovery}`]),
       `--initial-cluster-token=${o.token ?? 'raftsim-local'}`,
       ...(o.heartbeatIntervalMs === undefined ? [] : [`--heartbeat-interval=${o.heartbeatIntervalMs}`]),
       ...(o.electionTimeoutMs === undefined ? [] : [`--election-timeout=${o.electionTimeoutMs}`]),
@@ -145,11 +202,13 @@ export class LocalCluster {
     if (m.process !== null) throw new Error(`${name} is already running`);
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
     const args = ['serve', ...this.argsFor(name)];
-    const entry = this.options.entry;
+    const { entry, program } = this.options;
     const child =
-      entry === undefined
-        ? spawn(RAFTSIM_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
-        : spawn(process.execPath, ['--import', TSX_LOADER, entry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      program !== undefined
+        ? spawn(program, args.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] })
+        : entry === undefined
+          ? spawn(RAFTSIM_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+          : spawn(process.execPath, ['--import', TSX_LOADER, entry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     installExitHook();
     m.process = child;
@@ -179,9 +238,17 @@ export class LocalCluster {
     this.expectedExit.add(child);
     const exited = new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
     child.kill(signal);
+    // A paused (SIGSTOPped) member acts on the signal only once it runs again.
+    if (signal !== 'SIGKILL') child.kill('SIGCONT');
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** Freezes a running member (SIGSTOP) or lets it run again (SIGCONT); false when it is not running. */
+  signalMember(name: string, signal: 'SIGSTOP' | 'SIGCONT'): boolean {
+    const child = this.member(name).process;
+    return child !== null && child.kill(signal);
   }
 
   /** Waits until every running member reports a leader on /health (bounded by timeoutMs). */

@@ -3,9 +3,8 @@
 // field, giving one line per problem instead of a crash mid-run.
 import type { DiskFaults } from './world/disk.ts';
 import type { LatencyModel } from './world/latency.ts';
-import type { NemesisEvent, NemesisFamily } from './world/nemesis.ts';
+import { validateRunNemesis, type NemesisFamily, type RunNemesisEvent } from './world/nemesis.ts';
 import { validateLatency } from './world/latency.ts';
-import { validateNemesis } from './world/nemesis.ts';
 
 export type WorkloadKind = 'register' | 'multi-key' | 'discovery' | 'queue' | 'mixed';
 
@@ -13,7 +12,7 @@ export interface WorkloadConfig {
   kind: WorkloadKind;
   /** Closed-loop client workers (each has at most one request outstanding). */
   clients: number;
-  /** Mean pause between a reply and the client's next request (exponential), virtual ms. */
+  /** Mean pause between a reply and the client's next request (exponential), virtual ms; 0 means back to back, 1 ms apart. */
   thinkMs: number;
   /** A client gives up on a request after this long: a write is then indeterminate, a read failed. */
   timeoutMs: number;
@@ -32,6 +31,9 @@ export interface WorkloadConfig {
   refreshMs: number;
   /** Watchers following a prefix with waitIndex. */
   watchers: number;
+  /** Per member, read-only clients of the register key that stay with that member whatever happens (so a
+   * partitioned member's reads reach the history). */
+  pinnedReaders: number;
   /** When set, each client worker (watchers and service instances too) issues at most this many operations,
    * retries not counted, then stops: `raftsim shrink` cuts a failing run's history down with it. */
   maxOpsPerClient?: number;
@@ -45,7 +47,8 @@ export interface NemesisConfig {
   /** Relative weights of fault families (generated). */
   weights: Partial<Record<NemesisFamily, number>>;
   maxClockJumpMs: number;
-  events: NemesisEvent[];
+  /** The schedule (`schedule`): node ids, or targets resolved when an event fires (see sim/world/nemesis.ts). */
+  events: RunNemesisEvent[];
 }
 
 export interface RunConfig {
@@ -112,6 +115,7 @@ export const DEFAULT_CONFIG: RunConfig = {
     ttlSeconds: 3,
     refreshMs: 1000,
     watchers: 2,
+    pinnedReaders: 0,
   },
   nemesis: {
     kind: 'generated',
@@ -191,6 +195,7 @@ export function configProblems(c: RunConfig): string[] {
   int('workload.ttlSeconds', w.ttlSeconds, 1, 3600);
   int('workload.refreshMs', w.refreshMs, 1);
   int('workload.watchers', w.watchers, 0, 1000);
+  int('workload.pinnedReaders', w.pinnedReaders, 0, 100);
   if (w.maxOpsPerClient !== undefined) int('workload.maxOpsPerClient', w.maxOpsPerClient, 1);
   const n = c.nemesis;
   if (!['none', 'generated', 'schedule'].includes(n.kind)) problems.push(`nemesis.kind must be none, generated or schedule, got ${JSON.stringify(n.kind)}`);
@@ -202,7 +207,7 @@ export function configProblems(c: RunConfig): string[] {
     else num(`nemesis.weights.${k}`, v, 0, 1e6);
   }
   if (!Array.isArray(n.events)) problems.push('nemesis.events must be a list');
-  else if (n.kind === 'schedule' && Number.isInteger(c.nodes)) problems.push(...validateNemesis(n.events, nodeIds(c)));
+  else if (n.kind === 'schedule' && Number.isInteger(c.nodes)) problems.push(...validateRunNemesis(n.events, nodeIds(c)).map((p) => `nemesis.events: ${p}`));
   int('checks.linearizabilityTimeoutMs', c.checks.linearizabilityTimeoutMs, 1);
   return problems;
 }

@@ -29,10 +29,11 @@ import { nodeIds, resolveConfig, type PartialRunConfig, type RunConfig } from '.
 import { peerCodec, replicaProgram, type DriverInput, type DriverOutput, type DriverSample, type DriverState } from './driver/replica-program.ts';
 import type { PeerMessage } from '../core/replica/index.ts';
 import type { StoreEvent } from '../core/kv/index.ts';
-import { generateNemesis, type NemesisEvent } from './world/nemesis.ts';
+import { MembershipClient, type MembershipChangeRecord } from './clients/membership.ts';
+import { installRunNemesis, type FiredNemesis } from './nemesis-targets.ts';
+import { describeRunNemesis, generateNemesis, needsRun, type NemesisEvent, type RunNemesisEvent } from './world/nemesis.ts';
 import { RandomStreams } from './world/random.ts';
 import { NodeProgramError, World, type MessageCodec, type TrailEntry, type WorldSummary } from './world/world.ts';
-import { RaftInvariantError } from '../core/raft/index.ts';
 
 export interface RunOptions {
   seed: number;
@@ -79,6 +80,8 @@ export interface RunSummary {
   speedup: number;
   hash: string;
   verdicts: Array<{ checker: string; ok: boolean; summary: string }>;
+  /** Schedules with targets or run-only actions: one line per event, what it hit (see `RunResult.fired`). */
+  targeted?: string[];
 }
 
 export interface RunResult {
@@ -90,7 +93,15 @@ export interface RunResult {
   observations: RaftObservations;
   committedEvents: CommittedEvent[];
   watches: WatchRecord[];
-  nemesis: NemesisEvent[];
+  nemesis: RunNemesisEvent[];
+  /** Every fault as it was carried out: the time it fired and the node ids it hit (targets resolved). */
+  carriedOut: RunNemesisEvent[];
+  /** Every member of the run in observation-index order: the initial ones, then those the nemesis added. */
+  nodes: string[];
+  /** A schedule with targets or run-only actions: each event as it was carried out (empty otherwise). */
+  fired: FiredNemesis[];
+  /** Membership changes the nemesis asked for, and when each took effect. */
+  membershipChanges: MembershipChangeRecord[];
   linearizability: LinearizabilityResult;
   verdicts: CheckResult[];
   summary: RunSummary;
@@ -116,7 +127,7 @@ function sameEvent(a: CommittedEvent, b: CommittedEvent): boolean {
 }
 
 /** The nemesis schedule a config asks for; generated ones come from the `nemesis` stream only. */
-export function nemesisSchedule(config: RunConfig, seed: number, nodes: readonly string[]): NemesisEvent[] {
+export function nemesisSchedule(config: RunConfig, seed: number, nodes: readonly string[]): RunNemesisEvent[] {
   const n = config.nemesis;
   if (n.kind === 'none') return [];
   if (n.kind === 'schedule') return n.events;
@@ -131,18 +142,27 @@ export function nemesisSchedule(config: RunConfig, seed: number, nodes: readonly
   });
 }
 
+/** A run schedule as it was carried out: when each event really fired (targets may wait), with the nodes it hit. */
+function asCarriedOut(schedule: readonly RunNemesisEvent[], fired: readonly FiredNemesis[]): RunNemesisEvent[] {
+  if (fired.length === 0) return [...schedule];
+  return schedule.flatMap((e, i) => {
+    const f = fired[i]!;
+    return f.firedMs === null ? [] : [{ ...e, ...f.actions[0], atMs: f.firedMs } as RunNemesisEvent];
+  });
+}
+
 /** Periods in which a fault may have left the cluster without a leader able to commit, padded by an election. */
-function disruptedPeriods(schedule: readonly NemesisEvent[], padMs: number, endMs: number): Array<{ from: number; to: number }> {
+function disruptedPeriods(schedule: readonly RunNemesisEvent[], padMs: number, endMs: number): Array<{ from: number; to: number }> {
   const periods: Array<{ from: number; to: number }> = [];
   schedule.forEach((e, i) => {
-    const undone = (pred: (x: NemesisEvent) => boolean): number => schedule.slice(i + 1).find(pred)?.atMs ?? endMs;
+    const undone = (pred: (x: RunNemesisEvent) => boolean): number => schedule.slice(i + 1).find(pred)?.atMs ?? endMs;
     let to: number | null = null;
     switch (e.kind) {
       case 'isolate': case 'split': case 'bridge': case 'one-way':
         to = undone((x) => x.kind === 'heal');
         break;
       case 'crash':
-        to = undone((x) => x.kind === 'restart' && x.node === e.node);
+        to = e.restartAfterMs !== undefined ? e.atMs + e.restartAfterMs : undone((x) => x.kind === 'restart' && x.node === e.node);
         break;
       case 'pause':
         to = undone((x) => x.kind === 'resume' && x.node === e.node);
@@ -153,7 +173,7 @@ function disruptedPeriods(schedule: readonly NemesisEvent[], padMs: number, endM
       case 'disk-slow':
         if (e.factor > 1) to = undone((x) => x.kind === 'disk-slow' && x.node === e.node);
         break;
-      case 'clock-jump': case 'clock-drift':
+      case 'clock-jump': case 'clock-drift': case 'member-add': case 'member-remove':
         to = e.atMs;
         break;
       default:
@@ -162,6 +182,17 @@ function disruptedPeriods(schedule: readonly NemesisEvent[], padMs: number, endM
     if (to !== null) periods.push({ from: e.atMs, to: to + padMs });
   });
   return periods;
+}
+
+function describeFired(f: FiredNemesis, changes: readonly MembershipChangeRecord[]): string {
+  if (f.firedMs === null) return `t=${f.scheduledMs} ${f.text}: never fired (${f.note ?? 'run ended'})`;
+  const member = f.actions.find((a) => a.kind === 'member-add' || a.kind === 'member-remove') as { kind: string; node: string } | undefined;
+  const change = member && changes.find((c) => `member-${c.kind}` === member.kind && c.node === member.node && c.requestedMs === f.firedMs);
+  const applied = change === undefined ? '' : change.appliedMs === null ? '; never applied' : `; in the configuration at ${Math.round(change.appliedMs)} ms`;
+  const did = f.actions.map((a) => describeRunNemesis(a)).join(', ');
+  const leader = f.leader === null ? 'no leader' : `leader ${f.leader.id}, term ${f.leader.term}`;
+  const inFlight = f.inFlight === undefined ? '' : `; write ${f.inFlight.index} in flight (commit ${f.inFlight.commit}, on ${f.inFlight.holders.join(',')})`;
+  return `t=${Math.round(f.firedMs)} ${f.text} -> ${did} (${leader}${inFlight}${applied})${f.note === undefined ? '' : `; ${f.note}`}`;
 }
 
 /** Runs one simulation and judges it. Throws ConfigError (one line) on a bad config. */
@@ -199,10 +230,20 @@ export function runSimulation(options: RunOptions): RunResult {
   const committed = new Map<number, CommittedEvent>();
   const agreement: Violation[] = [];
   const indexOf = new Map(ids.map((id, i) => [id, i]));
+  // Members added by the nemesis get the next indexes.
+  const indexFor = (id: string): number => {
+    let i = indexOf.get(id);
+    if (i === undefined) {
+      indexOf.set(id, (i = indexOf.size));
+      logs.push([]);
+    }
+    return i;
+  };
   let leaderChanges = 0;
   let lastLeaderTerm = 0;
   let refusedToStart = 0;
   let pool: ClientPool | null = null;
+  let membership: MembershipClient | null = null;
   const expiries: Array<{ key: string; index: number; call: number; ret: number }> = [];
 
   const observeSample = (node: number, s: DriverSample, time: number): void => {
@@ -226,17 +267,18 @@ export function runSimulation(options: RunOptions): RunResult {
   };
 
   const onOutput = (id: string, out: DriverOutput, time: number): void => {
-    const node = indexOf.get(id)!;
+    const node = indexFor(id);
     switch (out.kind) {
       case 'sample':
         return observeSample(node, out.sample, time);
       case 'reply': {
+        if (membership!.owns(out.token)) return membership!.onReply(out.token, out.reply);
         const acked = pool!.onReply(out.token, out.reply, out.entry);
         if (acked !== null) acked.digest = logs[node]![acked.raftIndex - 1]?.[1] ?? '(not in the member log)';
         return;
       }
       case 'refused':
-        return pool!.onRefused(out.token);
+        return membership!.owns(out.token) ? membership!.onRefused(out.token) : pool!.onRefused(out.token);
       case 'boot':
         if (out.halted !== null) refusedToStart++;
         if (out.incarnation > 1) samples.push({ ...lastSampleOf(node, time), event: 'crash' });
@@ -281,32 +323,40 @@ export function runSimulation(options: RunOptions): RunResult {
     network: { defaultLink: config.network },
     disk: { syncLatency: config.disk.syncLatency, faultsOn: config.disk.faultsOn, faults: config.disk.faults },
     clocks,
-    nemesis: schedule,
+    // Targets and run-only actions are carried out by installRunNemesis below; a plain schedule goes to the world.
+    nemesis: needsRun(schedule) ? [] : (schedule as NemesisEvent[]),
     trail: options.trail,
     onEvent: options.onEvent,
     onOutput: onOutput,
     onInputDropped: (_id, input) => {
-      if (input.kind === 'request') pool!.onRefused(input.token);
+      if (input.kind === 'cancel') return;
+      if (membership!.owns(input.token)) membership!.onRefused(input.token);
+      else pool!.onRefused(input.token);
     },
   });
   pool = new ClientPool(world, ids, config, world.streams, config.durationMs);
+  membership = new MembershipClient(world, endMs);
+  const clients = pool;
+  const fired = needsRun(schedule)
+    ? installRunNemesis(world, schedule, { membership, crashInstance: (i, after) => clients.crashInstance(i, after), untilMs: config.durationMs })
+    : [];
   pool.start();
   options.onWorld?.(world);
 
   // ---- run ----
   const wallStart = performance.now();
-  // A Raft node that reaches an impossible state (two leaders in a term, a commit past its log) asserts. The run
-  // ends there and is judged as it stands, the assertion a Raft safety violation, so a sweep traces and shrinks it.
-  let assertion: Violation | null = null;
-  for (let t = 0; t < endMs && assertion === null; ) {
-    t = Math.min(endMs, t + 1000);
-    try {
+  // A node program that throws (the Raft core's own invariant checks, or any other bug it trips over) ends the
+  // run there: that is a finding, judged with everything observed up to it, not a crash of the simulator.
+  let halted: string | null = null;
+  try {
+    for (let t = 0; t < endMs; ) {
+      t = Math.min(endMs, t + 1000);
       world.run({ untilMs: t });
-    } catch (err) {
-      if (!(err instanceof NodeProgramError && err.cause instanceof RaftInvariantError)) throw err;
-      assertion = { property: 'node-assertion', explanation: err.message };
+      options.onProgress?.({ simMs: t, endMs, events: world.events, ops: pool.stats.ok + pool.stats.fail + pool.stats.info, wallMs: performance.now() - wallStart });
     }
-    options.onProgress?.({ simMs: t, endMs, events: world.events, ops: pool.stats.ok + pool.stats.fail + pool.stats.info, wallMs: performance.now() - wallStart });
+  } catch (err) {
+    if (!(err instanceof NodeProgramError)) throw err;
+    halted = err.message;
   }
   const wallMs = performance.now() - wallStart;
 
@@ -315,7 +365,7 @@ export function runSimulation(options: RunOptions): RunResult {
     const id = pool.recorder.invoke(EXPIRY_CLIENT, x.key, { f: 'expire' }, x.call);
     pool.recorder.complete(id, 'ok', { index: x.index }, x.ret);
   }
-  const history = pool.recorder.history(world.now);
+  const history = pool.history(world.now);
   const linearOps: Operation<EtcdInput, EtcdOutput>[] = config.checks.defaultReadsCount
     ? history.ops.map((op) => (op.input.f === 'get' && op.input.quorum === false ? { ...op, input: { f: 'get' } } : op))
     : history.ops;
@@ -333,15 +383,15 @@ export function runSimulation(options: RunOptions): RunResult {
   }
 
   const observations: RaftObservations = { samples, acked: pool.acked.map(({ member: _m, ...a }) => a as AckedWrite) };
-  const raftChecked = checkRaftSafety(observations);
-  const raft = assertion === null ? raftChecked : resultOf('raft-safety', [assertion, ...raftChecked.violations], '');
+  const raft = checkRaftSafety(observations);
   const electionMs = config.raft.electionTimeoutMs;
   const clockFaults = config.nemesis.kind !== 'none' && (config.nemesis.kind === 'schedule' ? schedule.some((e) => e.kind === 'clock-jump') : (config.nemesis.weights.clock ?? 0) > 0);
   const maxJump = config.nemesis.kind === 'schedule' ? Math.max(0, ...schedule.map((e) => (e.kind === 'clock-jump' ? Math.abs(e.deltaMs) : 0))) : config.nemesis.maxClockJumpMs;
   const ttl = checkTtl(history.ops, {
     expiryTickMs: config.replica.expiryIntervalMs + 2 * electionMs + config.replica.requestTimeoutMs,
     clockErrorMs: 2 * config.clocks.maxOffsetMs + (2 * config.clocks.maxDriftPpm * endMs) / 1e6 + 2 * config.tickMs + (clockFaults ? maxJump : 0),
-    leaderless: disruptedPeriods(schedule, 3 * electionMs + config.replica.expiryIntervalMs, endMs),
+    leaderless: disruptedPeriods(asCarriedOut(schedule, fired), 3 * electionMs + config.replica.expiryIntervalMs, endMs),
+    observedUntilMs: world.now,
   });
   const committedEvents = [...committed.values()].sort((a, b) => a.index - b.index);
   const watches: WatchRecord[] = pool.watchLogs.map((w) => {
@@ -351,6 +401,7 @@ export function runSimulation(options: RunOptions): RunResult {
       recursive: w.recursive,
       waitIndex: w.waitIndex,
       stream: false,
+      sent: w.sent,
       received: w.received.map(({ event, time }) => ({ ...committedEventOf(event), time })),
     };
     if (w.cleared) r.cleared = w.cleared;
@@ -364,7 +415,12 @@ export function runSimulation(options: RunOptions): RunResult {
     queue.map((explanation) => ({ property: 'queue-order', explanation })),
     `${pool.listings.length} queue listing(s) in creation order`,
   );
-  const verdicts = [linearCheck, raft, ttl, watch, storeAgreement, queueCheck];
+  const invariants = resultOf(
+    'invariants',
+    halted === null ? [] : [{ property: 'node-invariant', explanation: `the run stopped at t=${Math.round(world.now)} ms: ${halted}` }],
+    'no member reached a state its own checks call impossible',
+  );
+  const verdicts = [linearCheck, raft, ttl, watch, storeAgreement, queueCheck, invariants];
   const ok = verdicts.every((v) => v.ok);
 
   const ws = world.summary();
@@ -395,6 +451,7 @@ export function runSimulation(options: RunOptions): RunResult {
     hash: world.runHash(),
     verdicts: verdicts.map((v) => ({ checker: v.checker, ok: v.ok, summary: v.summary })),
   };
+  if (fired.length > 0) summary.targeted = fired.map((f) => describeFired(f, membership!.changes));
   return {
     config,
     seed,
@@ -405,6 +462,10 @@ export function runSimulation(options: RunOptions): RunResult {
     committedEvents,
     watches,
     nemesis: schedule,
+    carriedOut: fired.length === 0 ? [...schedule] : fired.flatMap((f) => (f.firedMs === null ? [] : f.actions.map((a) => ({ ...a, atMs: f.firedMs! }) as RunNemesisEvent))),
+    nodes: [...indexOf.keys()],
+    fired,
+    membershipChanges: membership.changes,
     linearizability,
     verdicts,
     summary,

@@ -83,6 +83,21 @@ function parseGoUint(s: string): number | null {
   return Number(s);
 }
 
+/** The largest TTL whose nanoseconds fit Go's int64 time.Duration (about 292 years). */
+const MAX_EXACT_TTL_SECONDS = 9_223_372_036;
+
+/**
+ * What etcd makes of a valid ttl: `time.Duration(ttl) * time.Second`, int64 nanoseconds that wrap past 2^63 (a
+ * TTL of 2^64-1 is -1 s, one of 2^63 is 0). etcd turns it into an expiry time at parse time, so the wrapped
+ * duration is what the request means; it is carried in seconds, exact up to MAX_EXACT_TTL_SECONDS and to the
+ * nearest microsecond beyond (where it may be negative or fractional).
+ */
+function goDurationSeconds(digits: string): number {
+  const seconds = BigInt(digits);
+  if (seconds <= BigInt(MAX_EXACT_TTL_SECONDS)) return Number(seconds);
+  return Number(BigInt.asIntN(64, seconds * 1_000_000_000n)) / 1e9;
+}
+
 type Field<T> = { ok: true; value: T } | { ok: false };
 
 function boolField(form: FormValues, key: string): Field<boolean> {
@@ -149,7 +164,7 @@ export function parseKeysRequest(input: HttpRequestInput): ParsedKeysRequest {
   if (first(form, 'ttl') !== '') {
     const ttl = uintField(form, 'ttl');
     if (!ttl.ok) return invalid(ErrorCode.TtlNaN, 'invalid value for "ttl"');
-    ttlSeconds = ttl.value;
+    ttlSeconds = goDurationSeconds(first(form, 'ttl'));
   }
 
   let prevExist: boolean | null = null;

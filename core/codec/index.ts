@@ -161,6 +161,7 @@ const options = shape({
   heartbeatIntervalMs: natural,
   maxEntriesPerMessage: natural,
   maxBytesPerMessage: natural,
+  maxEntryBytes: natural,
   maxInflightMessages: natural,
   maxUncommittedBytes: natural,
   maxPendingReads: natural,

@@ -280,12 +280,16 @@ function removeSubtree(store: KvStore, parent: KvNode, node: KvNode, e: StoreEve
 // ---------------------------------------------------------------------------------------------------
 // Writes
 
-/** The expiry a TTL given at `timeMs` sets, wrapping like etcd's int64 nanoseconds for absurd TTLs. */
+/** Go's int64 nanoseconds since the epoch run out here (2262-04-11T23:47:16.854775807Z). */
+const MAX_UNIX_NANO_MS = 9_223_372_036_854.775;
+
+/** The expiry a TTL given at `timeMs` sets. etcd sends it as int64 Unix nanoseconds, which wrap past 2262 to
+ * a time before 2000 (read as "no TTL" on create, and as long overdue on update). */
 export function expiryFromTtl(timeMs: number, ttlSeconds: number | null): number {
   if (ttlSeconds === null) return PERMANENT;
   const ms = timeMs + ttlSeconds * 1000;
-  if (ttlSeconds <= 9_000_000_000) return ms;
-  const nanos = BigInt.asIntN(64, BigInt(Math.round(timeMs * 1e6)) + BigInt(ttlSeconds) * 1_000_000_000n);
+  if (ms < MAX_UNIX_NANO_MS) return ms;
+  const nanos = BigInt.asIntN(64, BigInt(Math.round(timeMs * 1e6)) + BigInt(Math.round(ttlSeconds * 1e9)));
   return Number(nanos) / 1e6;
 }
 

@@ -7,10 +7,14 @@ export const PERMANENT = 0;
 /** etcd treats expiry times before 2000-01-01T00:00:00Z as "no TTL" when creating a node. */
 export const MIN_EXPIRE_TIME_MS = 946_684_800_000;
 
+/** Go's time.Duration spans ±2^63 ns. */
+const MAX_DURATION_MS = 9_223_372_036_854.775;
+
 /** Seconds left until `expireAtMs` at `nowMs`, as etcd computes it: ceiling for positive remainders,
  * truncation toward zero otherwise (so an overdue key shows 0, then -1 after a further second). */
 export function ttlSecondsLeft(expireAtMs: number, nowMs: number): number {
-  const leftMs = expireAtMs - nowMs;
+  // Go's Time.Sub saturates at the limits of time.Duration (an expiry wrapped to the 1700s reads -9223372036).
+  const leftMs = Math.max(-MAX_DURATION_MS, Math.min(MAX_DURATION_MS, expireAtMs - nowMs));
   const whole = Math.trunc(leftMs / 1000);
   if (leftMs - whole * 1000 > 0) return whole + 1;
   return whole === 0 ? 0 : whole; // never -0: it would encode differently

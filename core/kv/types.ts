@@ -136,7 +136,8 @@ export interface KeysRequest {
   /** 0 means no index condition. */
   prevIndex: number;
   prevExist: boolean | null;
-  /** null: no TTL given (a write then makes the node permanent). */
+  /** null: no TTL given (a write then makes the node permanent). A whole number of seconds, except that a TTL
+   * beyond Go's time.Duration range arrives as etcd's wrapped duration (core/api), possibly negative. */
   ttlSeconds: number | null;
   refresh: boolean;
   wait: boolean;

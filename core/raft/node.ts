@@ -44,7 +44,7 @@ import {
   type VoteResponse,
 } from './types.ts';
 
-export const defaultRaftOptions: Omit<ResolvedRaftOptions, 'id'> = {
+export const defaultRaftOptions: Omit<ResolvedRaftOptions, 'id' | 'maxEntryBytes'> = {
   seed: 0,
   electionTimeoutMs: 1000,
   heartbeatIntervalMs: 100,
@@ -67,11 +67,13 @@ function fail(message: string): never {
 function resolveOptions(options: RaftOptions): ResolvedRaftOptions {
   if (typeof options.id !== 'string' || options.id.length === 0) throw new RangeError('raft options: id must be a non-empty string');
   const resolved: ResolvedRaftOptions = { ...defaultRaftOptions, ...options } as ResolvedRaftOptions;
+  resolved.maxEntryBytes = options.maxEntryBytes ?? resolved.maxBytesPerMessage;
   for (const key of [
     'electionTimeoutMs',
     'heartbeatIntervalMs',
     'maxEntriesPerMessage',
     'maxBytesPerMessage',
+    'maxEntryBytes',
     'maxInflightMessages',
     'maxUncommittedBytes',
     'maxPendingReads',
@@ -966,8 +968,8 @@ function onPropose(state: RaftState, payloads: Uint8Array[]): void {
   if (payloads.length === 0) return reject(state, 'propose', 'empty-proposal', 'a proposal needs at least one payload');
   let bytes = 0;
   for (const payload of payloads) {
-    if (payload.length > state.options.maxBytesPerMessage) {
-      return reject(state, 'propose', 'entry-too-large', `a payload of ${payload.length} bytes exceeds maxBytesPerMessage ${state.options.maxBytesPerMessage}`);
+    if (payload.length > state.options.maxEntryBytes) {
+      return reject(state, 'propose', 'entry-too-large', `a payload of ${payload.length} bytes exceeds maxEntryBytes ${state.options.maxEntryBytes}`);
     }
     bytes += payload.length;
   }

@@ -80,9 +80,10 @@ export interface RaftOptions {
   heartbeatIntervalMs?: number;
   /** At most this many entries in one append message. Default 64. */
   maxEntriesPerMessage?: number;
-  /** At most this many payload bytes in one append message (a single larger entry still goes alone); also the
-   * largest payload a proposal may carry. Default 1 MiB. */
+  /** At most this many payload bytes in one append message (a single larger entry still goes alone). Default 1 MiB. */
   maxBytesPerMessage?: number;
+  /** The largest payload a proposal may carry. Default: maxBytesPerMessage. */
+  maxEntryBytes?: number;
   /** At most this many unacknowledged append messages per follower in the replicate state. Default 64. */
   maxInflightMessages?: number;
   /** A leader refuses proposals that would take its uncommitted payload bytes above this. Default 64 MiB. */

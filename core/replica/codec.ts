@@ -1,5 +1,5 @@
 // Peer messages as bytes for the real network. Decoding checks every field, so a corrupt or hostile frame
-// becomes one CodecError line ("codec: peer.command.op.request.prevIndex: expected a non-negative integer, got
+// becomes one CodecError line ("codec: peer.command.op.request.prevIndex: expected an unsigned 64-bit integer, got
 // string \"x\"") for the transport to log and drop, never a half-built object reaching `stepReplica`.
 import { decode, encode } from '@msgpack/msgpack';
 import { CodecError, decodeMessage, encodeMessage } from '../codec/index.ts';
@@ -42,6 +42,20 @@ function id(o: Fields, key: string, path: string): string {
 function natural(o: Fields, key: string, path: string): number {
   const v = o[key];
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(`${path}.${key}`, 'a non-negative integer', v);
+  return v;
+}
+
+/** A client's uint64 (prevIndex, waitIndex): values past 2^53 arrive rounded but must still be forwarded. */
+function uint64(o: Fields, key: string, path: string): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 64) bad(`${path}.${key}`, 'an unsigned 64-bit integer', v);
+  return v;
+}
+
+/** A TTL in seconds as etcd's int64 arithmetic leaves it (core/api): wrapped TTLs are negative or fractional. */
+function finite(o: Fields, key: string, path: string): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) bad(`${path}.${key}`, 'a finite number', v);
   return v;
 }
 
@@ -92,10 +106,10 @@ function checkCommand(v: unknown, path: string): ForwardedCommand {
     const r = object(op.request, rPath, REQUEST_FIELDS);
     for (const key of ['dir', 'refresh', 'wait', 'recursive', 'sorted', 'quorum', 'stream', 'noValueOnSuccess']) bool(r, key, rPath);
     for (const key of ['path', 'value', 'prevValue']) str(r, key, rPath);
-    for (const key of ['prevIndex', 'waitIndex']) natural(r, key, rPath);
+    for (const key of ['prevIndex', 'waitIndex']) uint64(r, key, rPath);
     oneOf(r, 'method', rPath, METHODS);
     if (r.prevExist !== null) bool(r, 'prevExist', rPath);
-    if (r.ttlSeconds !== null) natural(r, 'ttlSeconds', rPath);
+    if (r.ttlSeconds !== null) finite(r, 'ttlSeconds', rPath);
     checked = { kind, request: r as unknown as Extract<ForwardedCommand['op'], { kind: 'kv' }>['request'] };
   } else if (kind === 'member-add') {
     checked = { kind, member: checkMember(op.member, `${opPath}.member`) };

@@ -29,8 +29,12 @@ export interface ServerConfig {
   electionTimeoutMs: number;
   /** Applied entries between snapshots (etcd's --snapshot-count). */
   snapshotCount: number;
-  /** The largest client request body accepted (etcd's --max-request-bytes). */
+  /** etcd's --max-request-bytes, accepted for compatibility: etcd applies it to v3 requests only, and v2 bodies are
+   * bounded by Go's 10 MiB form limit (docs/COMPATIBILITY.md). */
   maxRequestBytes: number;
+  /** An etcd v2 discovery URL (`http://host:port/v2/keys/<prefix>/<token>`): a new member learns its cluster there
+   * instead of from --initial-cluster (net/server/discovery.ts). */
+  discoveryUrl: string | null;
 }
 
 /** Every flag `raftsim serve` takes; the ETCD_* variable of each is its name upper-cased with _ for -. */
@@ -117,9 +121,24 @@ function sameUrl(a: string, b: string): boolean {
   return norm(a) === norm(b);
 }
 
+/** A discovery URL names a directory of some v2 server's keys API: http, a port, and a path (the token). */
+function checkDiscoveryUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`--discovery: '${text}' is not a URL (expected http://host:port/v2/keys/_etcd/registry/<token>)`);
+  }
+  if (url.protocol !== 'http:') throw new ConfigError(`--discovery: '${text}' uses ${url.protocol.replace(':', '')}, only http is supported`);
+  if (url.pathname === '/' || url.pathname === '') throw new ConfigError(`--discovery: '${text}' has no path; it must name the token's directory, e.g. http://host:port/v2/keys/_etcd/registry/<token>`);
+  if (url.search !== '' || url.hash !== '') throw new ConfigError(`--discovery: '${text}' must not have a query or fragment`);
+  if (!url.pathname.startsWith('/v2/keys/')) throw new ConfigError(`--discovery: '${text}' must name a directory of the v2 keys API (its path starts with /v2/keys/)`);
+  return url.href.replace(/\/+$/, '');
+}
+
 /**
  * Reads `raftsim serve`'s flags and ETCD_* variables. `warn` gets one line per ignored or unknown variable.
- * Throws ConfigError (one line) for anything etcd would refuse, and for --discovery, which is not supported.
+ * Throws ConfigError (one line) for anything etcd would refuse.
  */
 export function parseServeConfig(argv: string[], env: Record<string, string | undefined>, warn: (line: string) => void = () => {}): ServerConfig {
   const options = Object.fromEntries(SERVE_FLAGS.map((f) => [f, { type: 'string' as const }]));
@@ -144,7 +163,11 @@ export function parseServeConfig(argv: string[], env: Record<string, string | un
     return fromEnv;
   };
 
-  if (get('discovery') !== undefined) throw new ConfigError('--discovery is not supported by raftsim; list the members with --initial-cluster');
+  const discovery = get('discovery');
+  const discoveryUrl = discovery === undefined || discovery === '' ? null : checkDiscoveryUrl(discovery);
+  if (discoveryUrl !== null && get('initial-cluster') !== undefined) {
+    throw new ConfigError('multiple discovery or bootstrap flags are set: choose one of --initial-cluster or --discovery');
+  }
   const enableV2 = get('enable-v2');
   if (enableV2 !== undefined && !['true', '1', 'false', '0'].includes(enableV2)) throw new ConfigError(`--enable-v2 takes true or false, got '${enableV2}'`);
   if (enableV2 === 'false' || enableV2 === '0') throw new ConfigError('--enable-v2=false: raftsim only serves the v2 API');
@@ -200,6 +223,7 @@ export function parseServeConfig(argv: string[], env: Record<string, string | un
     electionTimeoutMs,
     snapshotCount,
     maxRequestBytes,
+    discoveryUrl,
   };
 }
 

@@ -4,16 +4,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { errorJson, eventJson, parseKeysRequest, renderKeysResponse, renderStoreStats, type HttpResponse } from '../../core/api/index.ts';
-import { decodeUtf8Lossless } from '../../core/api/form.ts';
+import { decodeUtf8Lossless, unescape } from '../../core/api/form.ts';
 import { ErrorCode, etcdError } from '../../core/kv/errors.ts';
 import { keysReplyOf, type MemberInfo, type ReplicaInput, type ReplicaReply } from '../../core/replica/index.ts';
 import { memberIdOf } from './config.ts';
+import { memberCreateRequest } from './members.ts';
 import { leaderStatsJson, memberJson, membersJson, messageJson, selfStatsJson, versionJson } from './render.ts';
 
 export type ReplyHandler = (reply: ReplicaReply) => void;
 
 export interface HttpLimits {
-  /** Larger request bodies are refused with etcd's 209 Invalid POST form (Go: "http: POST too large"). */
+  /** Larger request bodies are refused with etcd's 210 Invalid POST form (Go: "http: POST too large"). etcd's
+   * v2 API is bounded by Go's form limit, GO_MAX_FORM_BYTES, not by --max-request-bytes (a v3 setting). */
   maxBodyBytes: number;
   /** A client must finish sending its headers within this (slowloris). */
   headersTimeoutMs: number;
@@ -37,6 +39,16 @@ export interface MemberFacade {
   followerStats(): Parameters<typeof leaderStatsJson>[1];
 }
 
+/** Go's limit on a urlencoded form body (net/http maxFormSize): etcd v2 accepts values up to this size. */
+export const GO_MAX_FORM_BYTES = 10 << 20;
+
+/** etcd's CORS layer wraps every handler and answers with these even when the request has no Origin. */
+const CORS_HEADERS: Record<string, string> = {
+  'Access-Control-Allow-Headers': 'accept, content-type, authorization',
+  'Access-Control-Allow-Methods': 'POST, GET, OPTIONS, PUT, DELETE',
+  'Access-Control-Allow-Origin': '*',
+};
+
 /** Go's canonical header spelling (X-Etcd-Index), which some clients compare case-sensitively. */
 function canonicalHeader(name: string): string {
   return name
@@ -45,32 +57,54 @@ function canonicalHeader(name: string): string {
     .join('-');
 }
 
-function send(res: ServerResponse, response: HttpResponse, clusterId: string, extra: Record<string, string> = {}): void {
+interface SendOptions {
+  /** 'json' (default): name the cluster on a JSON reply only, as the keys API does (Go's mux answers, redirects,
+   * 404, 405, do not); 'all': on every reply, as the members API does. */
+  clusterIdOn?: 'json' | 'all';
+  /** Headers beyond the response's own. */
+  extra?: Record<string, string>;
+  /** false for what Go's server answers before any handler (an unparsable request), which the CORS layer never sees. */
+  cors?: boolean;
+}
+
+/** `clusterId` null: /version, /health, /v2/machines and /v2/stats/* never name the cluster. */
+function send(res: ServerResponse, response: HttpResponse, clusterId: string | null, options: SendOptions = {}): void {
   if (res.headersSent || res.destroyed) return;
-  const headers: Record<string, string> = {};
+  const { clusterIdOn = 'json', extra = {}, cors = true } = options;
+  const headers: Record<string, string> = cors ? { ...CORS_HEADERS } : {};
   for (const [k, v] of Object.entries({ ...response.headers, ...extra })) headers[canonicalHeader(k)] = v;
-  // etcd's own handlers name the cluster; Go's mux answers (redirects, 404, 405) do not.
-  if (headers['Content-Type'] === 'application/json') headers['X-Etcd-Cluster-Id'] = clusterId;
+  if (clusterId !== null && (clusterIdOn === 'all' || headers['Content-Type'] === 'application/json')) headers['X-Etcd-Cluster-Id'] = clusterId;
   const body = Buffer.from(response.body, 'utf8');
   headers['Content-Length'] = String(body.length);
   res.writeHead(response.status, headers);
   res.end(body);
 }
 
-function sendJson(res: ServerResponse, status: number, body: string, clusterId: string, extra: Record<string, string> = {}): void {
-  send(res, { status, headers: { 'content-type': 'application/json' }, body }, clusterId, extra);
+function sendJson(res: ServerResponse, status: number, body: string, clusterId: string | null): void {
+  send(res, { status, headers: { 'content-type': 'application/json' }, body }, clusterId);
 }
 
-function methodNotAllowed(res: ServerResponse, allowed: string[], clusterId: string): void {
-  send(res, { status: 405, headers: { 'content-type': 'text/plain; charset=utf-8', allow: allowed.join(',') }, body: 'Method Not Allowed\n' }, clusterId);
+/** Go's http.Error: plain text, nosniff. */
+function goError(status: number, text: string, extra: Record<string, string> = {}): HttpResponse {
+  return { status, headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', ...extra }, body: text + '\n' };
 }
 
-type Body = { ok: true; bytes: Buffer } | { ok: false; reason: 'too-large' | 'aborted' };
+/** etcd's allowMethod: 405 naming the allowed methods (an empty list leaves Allow out, as etcd's getID does). */
+function methodNotAllowed(allowed: string[]): HttpResponse {
+  return goError(405, 'Method Not Allowed', allowed.length === 0 ? {} : { allow: allowed.join(',') });
+}
 
-/** Reads a request body up to `limit` bytes; a larger one is refused without buffering the rest. */
+type Body = { ok: true; bytes: Buffer } | { ok: false; reason: 'too-large'; drained: boolean } | { ok: false; reason: 'aborted' };
+
+/** Go's server reads on past an unread body by this much to keep the connection (net/http maxPostHandlerReadBytes). */
+const DRAIN_BYTES = 256 << 10;
+
+/**
+ * Reads a request body up to `limit` bytes. Past the limit, as Go's form parsing does, the body is refused but
+ * read on (discarded) for up to DRAIN_BYTES more, so a client still sending gets the reply instead of a reset;
+ * `drained` says whether the request ended within that, i.e. whether the connection can be kept.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Body> {
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (Number.isFinite(declared) && declared > limit) return Promise.resolve({ ok: false, reason: 'too-large' });
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -84,22 +118,21 @@ function readBody(req: IncomingMessage, limit: number): Promise<Body> {
     req.on('data', (chunk: Buffer) => {
       if (settled) return;
       size += chunk.length;
-      if (size > limit) {
-        settle({ ok: false, reason: 'too-large' });
-        return;
-      }
-      chunks.push(chunk);
+      if (size > limit + DRAIN_BYTES) settle({ ok: false, reason: 'too-large', drained: false });
+      else if (size <= limit) chunks.push(chunk);
     });
-    req.on('end', () => settle({ ok: true, bytes: Buffer.concat(chunks) }));
+    req.on('end', () => settle(size > limit ? { ok: false, reason: 'too-large', drained: true } : { ok: true, bytes: Buffer.concat(chunks) }));
     req.on('error', () => settle({ ok: false, reason: 'aborted' }));
     req.on('close', () => settle({ ok: false, reason: 'aborted' }));
   });
 }
 
-function refuseLargeBody(res: ServerResponse, clusterId: string): void {
-  // The rest of the body is never read: the connection closes after this reply.
+function refuseLargeBody(res: ServerResponse, clusterId: string, drained: boolean): void {
   const error = etcdError(ErrorCode.InvalidForm, 'http: POST too large', 0);
-  send(res, { status: 400, headers: { 'content-type': 'application/json', 'x-etcd-index': '0' }, body: errorJson(error) + '\n' }, clusterId, { connection: 'close' });
+  const response: HttpResponse = { status: 400, headers: { 'content-type': 'application/json', 'x-etcd-index': '0' }, body: errorJson(error) + '\n' };
+  if (drained) return send(res, response, clusterId);
+  // The rest of the body is never read: the connection closes after this reply.
+  send(res, response, clusterId, { extra: { connection: 'close' } });
   res.on('finish', () => res.socket?.destroySoon());
 }
 
@@ -150,36 +183,36 @@ async function handle(req: IncomingMessage, res: ServerResponse, member: MemberF
   const query = q < 0 ? '' : target.slice(q + 1);
   const body = await readBody(req, limits.maxBodyBytes);
   if (!body.ok) {
-    if (body.reason === 'too-large') refuseLargeBody(res, member.clusterId);
+    if (body.reason === 'too-large') refuseLargeBody(res, member.clusterId, body.drained);
     return;
   }
-  const cid = member.clusterId;
+  // etcd's CORS layer answers every preflight itself, whatever the path, once Go's server has parsed the request.
+  if (method === 'OPTIONS' && unescape(path, false).ok) return send(res, { status: 200, headers: {}, body: '' }, null);
+  // etcd's /version, /health and stats handlers allow GET only (HEAD too is 405); /v2/machines allows HEAD.
+  const getOnly = ['/version', '/health', '/v2/stats/self', '/v2/stats/leader', '/v2/stats/store'];
+  if (getOnly.includes(path) && method !== 'GET') return send(res, methodNotAllowed(['GET']), null);
   switch (path) {
     case '/version':
-      if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, ['GET', 'HEAD'], cid);
-      return sendJson(res, 200, versionJson(), cid);
+      return sendJson(res, 200, versionJson(), null);
     case '/health': {
-      if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, ['GET', 'HEAD'], cid);
+      // etcd sets no content type here, so Go sniffs the JSON as text.
       const healthy = member.leader() !== null;
-      return sendJson(res, healthy ? 200 : 503, JSON.stringify({ health: healthy ? 'true' : 'false' }), cid);
+      return send(res, { status: healthy ? 200 : 503, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: JSON.stringify({ health: healthy ? 'true' : 'false' }) }, null);
     }
     case '/v2/machines': {
-      if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, ['GET', 'HEAD'], cid);
+      if (method !== 'GET' && method !== 'HEAD') return send(res, methodNotAllowed(['GET', 'HEAD']), null);
       const urls = memberList(member).flatMap((m) => m.clientURLs);
-      return send(res, { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: urls.join(', ') }, cid);
+      return send(res, { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: urls.join(', ') }, null);
     }
     case '/v2/stats/self':
-      if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, ['GET', 'HEAD'], cid);
-      return sendJson(res, 200, selfStatsJson(member.selfStats()), cid);
+      return sendJson(res, 200, selfStatsJson(member.selfStats()), null);
     case '/v2/stats/leader':
-      if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, ['GET', 'HEAD'], cid);
-      if (member.role() !== 'leader') return sendJson(res, 403, messageJson('not current leader'), cid);
-      return sendJson(res, 200, leaderStatsJson(member.id, member.followerStats()), cid);
+      if (member.role() !== 'leader') return sendJson(res, 403, messageJson('not current leader'), null);
+      return sendJson(res, 200, leaderStatsJson(member.id, member.followerStats()), null);
     case '/v2/stats/store': {
-      if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, ['GET', 'HEAD'], cid);
       const reply = askNow(member, (id) => ({ type: 'stats', id, kind: 'store' }));
-      if (reply?.body.type !== 'stats') return sendJson(res, 500, messageJson('Internal Server Error'), cid);
-      return send(res, renderStoreStats(reply.body.store), cid);
+      if (reply?.body.type !== 'stats') return sendJson(res, 500, messageJson('Internal Server Error'), null);
+      return send(res, renderStoreStats(reply.body.store), null);
     }
   }
   if (path === '/v2/members' || path === '/v2/members/' || path.startsWith('/v2/members/')) return handleMembers(req, res, member, method, path, body.bytes);
@@ -204,8 +237,10 @@ function handleKeys(req: IncomingMessage, res: ServerResponse, member: MemberFac
   const parsed = parseKeysRequest({ method, path, query, body: decodeUtf8Lossless(body), contentType });
   if (!parsed.ok) {
     const rendered = renderKeysResponse(parsed.reply, { method });
-    if (rendered.status === 400 && rendered.headers.connection === 'close') res.on('finish', () => res.socket?.destroySoon());
-    return send(res, rendered, member.clusterId);
+    // A path Go cannot decode is refused by its server before etcd's handlers (and their CORS layer) see it.
+    const refusedByServer = rendered.status === 400 && rendered.headers.connection === 'close';
+    if (refusedByServer) res.on('finish', () => res.socket?.destroySoon());
+    return send(res, rendered, member.clusterId, { cors: !refusedByServer });
   }
   const request = parsed.request;
   let streaming = false;
@@ -235,7 +270,7 @@ function handleKeys(req: IncomingMessage, res: ServerResponse, member: MemberFac
     streaming = true;
     const { raftIndex, raftTerm } = member.raftHeaders();
     const rendered = renderKeysResponse({ type: 'watch', startIndex, events: [] }, { method, clusterId: member.clusterId, raftIndex, raftTerm });
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...CORS_HEADERS };
     for (const [k, v] of Object.entries(rendered.headers)) headers[canonicalHeader(k)] = v;
     res.writeHead(200, headers);
     res.flushHeaders();
@@ -250,43 +285,69 @@ function handleKeys(req: IncomingMessage, res: ServerResponse, member: MemberFac
   }
 }
 
+/** etcd's members handler: every reply names the cluster; methods other than these four are refused. */
 function handleMembers(req: IncomingMessage, res: ServerResponse, member: MemberFacade, method: string, path: string, body: Buffer): void {
   const cid = member.clusterId;
+  const reply = (response: HttpResponse) => send(res, response, cid, { clusterIdOn: 'all' });
+  const json = (status: number, text: string) => reply({ status, headers: { 'content-type': 'application/json' }, body: text });
   const rest = path.replace(/^\/v2\/members\/?/, '');
-  if (rest === '') {
-    if (method === 'GET' || method === 'HEAD') return sendJson(res, 200, membersJson(memberList(member)), cid);
-    if (method !== 'POST') return methodNotAllowed(res, ['GET', 'HEAD', 'POST'], cid);
-    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (contentType !== 'application/json') return sendJson(res, 415, messageJson(`Bad Content-Type ${req.headers['content-type'] ?? ''}, accept application/json`), cid);
-    const peerURLs = parsePeerUrls(body);
-    if (typeof peerURLs === 'string') return sendJson(res, 400, messageJson(peerURLs), cid);
-    const newMember: MemberInfo = { id: memberIdOf(peerURLs, member.config.initialClusterToken), name: '', peerURLs, clientURLs: [] };
-    return awaitMemberChange(res, member, (id) => ({ type: 'member-add', id, member: newMember }), (members) => {
-      const added = members.find((m) => m.id === newMember.id) ?? newMember;
-      sendJson(res, 201, memberJson(added) + '\n', cid);
-    });
+  switch (method) {
+    case 'GET':
+      if (rest === '') return json(200, membersJson(memberList(member)));
+      if (rest === 'leader') {
+        const leader = memberList(member).find((m) => m.id === member.leader());
+        if (leader === undefined) return json(503, messageJson('During election'));
+        return json(200, memberJson(leader) + '\n');
+      }
+      return json(404, messageJson('Not found'));
+    case 'POST': {
+      // etcd adds a member whatever follows /v2/members.
+      const peerURLs = memberCreateRequest(req.headers['content-type'], body);
+      if (!peerURLs.ok) return json(peerURLs.status, messageJson(peerURLs.message));
+      const newMember: MemberInfo = { id: memberIdOf(peerURLs.urls, member.config.initialClusterToken), name: '', peerURLs: peerURLs.urls, clientURLs: [] };
+      return awaitMemberChange(res, member, (id) => ({ type: 'member-add', id, member: newMember }), (members) => {
+        const added = members.find((m) => m.id === newMember.id) ?? newMember;
+        json(201, memberJson(added) + '\n');
+      });
+    }
+    case 'DELETE': {
+      if (rest === '') return reply(methodNotAllowed([]));
+      const id = memberIdText(rest);
+      if (id === null) return json(404, messageJson(`No such member: ${rest}`));
+      return awaitMemberChange(
+        res,
+        member,
+        (rid) => ({ type: 'member-remove', id: rid, memberId: id }),
+        () => {
+          res.writeHead(204, { ...CORS_HEADERS, 'X-Etcd-Cluster-Id': cid });
+          res.end();
+        },
+        (status, message) => json(status, messageJson(status === 404 ? `No such member: ${id}` : message)),
+      );
+    }
+    case 'PUT':
+      // Member update (new peer URLs) is not supported: docs/COMPATIBILITY.md says why.
+      if (rest === '') return reply(methodNotAllowed([]));
+      return json(501, messageJson('member update is not supported by raftsim: remove the member and add it again with its new peer URLs'));
+    default:
+      // etcd's allowMethod runs before the handler names the cluster.
+      return send(res, methodNotAllowed(['GET', 'POST', 'DELETE', 'PUT']), null);
   }
-  if (rest === 'leader') {
-    if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, ['GET', 'HEAD'], cid);
-    const leader = memberList(member).find((m) => m.id === member.leader());
-    if (leader === undefined) return sendJson(res, 503, messageJson('During election'), cid);
-    return sendJson(res, 200, memberJson(leader) + '\n', cid);
-  }
-  if (method !== 'DELETE') return methodNotAllowed(res, ['DELETE'], cid);
-  if (!/^[0-9a-f]{1,16}$/.test(rest)) return sendJson(res, 404, messageJson(`No such member: ${rest}`), cid);
-  return awaitMemberChange(res, member, (id) => ({ type: 'member-remove', id, memberId: rest }), () => {
-    res.writeHead(204, { 'X-Etcd-Cluster-Id': cid });
-    res.end();
-  });
 }
 
-function awaitMemberChange(res: ServerResponse, member: MemberFacade, makeInput: (id: number) => ReplicaInput, onDone: (members: MemberInfo[]) => void): void {
+function awaitMemberChange(
+  res: ServerResponse,
+  member: MemberFacade,
+  makeInput: (id: number) => ReplicaInput,
+  onDone: (members: MemberInfo[]) => void,
+  onRefused: (status: number, message: string) => void = (status, message) => sendJson(res, status, messageJson(message), member.clusterId),
+): void {
   let done = false;
   const id = member.submit(makeInput, (reply) => {
     done = true;
     const b = reply.body;
     if (b.type === 'members') onDone(member.decorate(b.members));
-    else if (b.type === 'member-error') sendJson(res, b.status, messageJson(b.message), member.clusterId);
+    else if (b.type === 'member-error') onRefused(b.status, b.message);
     else if (b.type === 'error') sendJson(res, 500, messageJson(b.error.cause === '' ? b.error.message : b.error.cause), member.clusterId);
     else sendJson(res, 500, messageJson('Internal Server Error'), member.clusterId);
   });
@@ -295,25 +356,9 @@ function awaitMemberChange(res: ServerResponse, member: MemberFacade, makeInput:
   });
 }
 
-/** `{"peerURLs": ["http://host:port", ...]}`, or the message of etcd's 400 reply. */
-function parsePeerUrls(body: Buffer): string[] | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    return `invalid JSON body: ${err instanceof Error ? err.message : String(err)}`;
-  }
-  const urls = (value as { peerURLs?: unknown } | null)?.peerURLs;
-  if (!Array.isArray(urls) || urls.length === 0 || !urls.every((u) => typeof u === 'string')) return 'peerURLs must be a non-empty list of URLs';
-  for (const u of urls as string[]) {
-    let url: URL;
-    try {
-      url = new URL(u);
-    } catch {
-      return `invalid peer URL ${JSON.stringify(u)}`;
-    }
-    if (url.protocol !== 'http:' || url.port === '') return `peer URL ${JSON.stringify(u)} must be http://host:port`;
-  }
-  return urls as string[];
+/** A member id as etcd's types.IDFromString reads it (hex, at most 16 digits), printed without leading zeros. */
+function memberIdText(text: string): string | null {
+  if (!/^[0-9a-fA-F]{1,16}$/.test(text)) return null;
+  return BigInt('0x' + text).toString(16);
 }
 

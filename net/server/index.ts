@@ -2,3 +2,4 @@
 export { EtcdMember, StartupError, type MemberOptions } from './member.ts';
 export { parseServeConfig, parseInitialCluster, memberIdOf, clusterIdOf, hostPortOf, envName, ConfigError, SERVE_FLAGS, type ServerConfig, type ClusterPeer } from './config.ts';
 export type { HttpLimits } from './http.ts';
+export { discoverCluster, DiscoveryError, type DiscoveryOptions } from './discovery.ts';

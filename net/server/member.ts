@@ -3,7 +3,9 @@
 // client HTTP servers (http.ts); every decision about a request is the replica's. Per Ready, exactly as
 // docs/REPLICA.md asks: save the persist (fsync when mustSync), send the ungated messages at once, the gated ones
 // once that save and every earlier one is durable, then report `persisted`; deliver replies as they come.
+import { open as openFile, readFile, rename } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import { dirname, join } from 'node:path';
 import {
   createReplica,
   decodePeerMessage,
@@ -23,8 +25,9 @@ import {
 import { persistBatchFromRaft, persistedStateFromWal } from '../storage/raft-storage.ts';
 import { DataDirLockedError, WalCorruptionError, WalOpenError, WriteAheadLog } from '../storage/index.ts';
 import { PeerTransport } from '../transport/index.ts';
-import { clusterIdOf, hostPortOf, memberIdOf, type ServerConfig } from './config.ts';
-import { startClientServer, type HttpLimits, type ReplyHandler } from './http.ts';
+import { clusterIdOf, hostPortOf, memberIdOf, parseInitialCluster, type ClusterPeer, type ServerConfig } from './config.ts';
+import { DiscoveryError, discoverCluster, type DiscoveryOptions } from './discovery.ts';
+import { GO_MAX_FORM_BYTES, startClientServer, type HttpLimits, type ReplyHandler } from './http.ts';
 
 /** A refusal to start (bad data dir, port in use): one line for the operator. */
 export class StartupError extends Error {
@@ -40,12 +43,19 @@ export interface MemberOptions {
   http?: Partial<HttpLimits>;
   /** Called once when the member stops by itself (removed from the cluster, or its disk failed). */
   onFatal?: (reason: string, exitCode: number) => void;
+  /** Retry and wait limits of --discovery (tests shorten them). */
+  discovery?: Pick<DiscoveryOptions, 'attempts' | 'backoffMs' | 'requestTimeoutMs' | 'waitTimeoutMs'>;
 }
 
 /** Server-level messages share the peer link with the replica's: a leading tag byte tells them apart. */
 const TAG_REPLICA = 1;
 const TAG_ATTRIBUTES = 2;
 const ATTRIBUTES_EVERY_MS = 1000;
+/** A logged write carries a whole v2 request: a form body of up to Go's 10 MiB and a key of up to the 1 MiB
+ * header limit, plus the command's own fields. */
+const MAX_ENTRY_BYTES = GO_MAX_FORM_BYTES + (1 << 20) + (64 << 10);
+/** One peer frame holds one message: an append with the largest entry, a forwarded write, or a snapshot. */
+const MAX_PEER_FRAME_BYTES = 64 << 20;
 
 interface Attributes {
   name: string;
@@ -55,7 +65,8 @@ interface Attributes {
 export class EtcdMember {
   readonly id: NodeId;
   readonly clusterId: string;
-  readonly config: ServerConfig;
+  /** The configuration; a member bootstrapped through discovery gets its --initial-cluster from there. */
+  config: ServerConfig;
   /** Bound client URLs (a port 0 in --listen-client-urls is replaced by the port the kernel gave). */
   clientUrls: string[] = [];
   readonly startTimeMs = Date.now();
@@ -120,17 +131,24 @@ export class EtcdMember {
         heartbeatIntervalMs: c.heartbeatIntervalMs,
         // The election jitter needs a different seed per process; the replica itself stays deterministic.
         seed: (Date.now() ^ process.pid) >>> 0,
+        maxEntryBytes: MAX_ENTRY_BYTES,
       },
       snapshotEvery: c.snapshotCount,
+      // etcd's request timeout: 5 s plus two election timeouts.
+      requestTimeoutMs: 5000 + 2 * c.electionTimeoutMs,
       members,
     };
   }
 
   private async open(options: MemberOptions): Promise<void> {
-    const c = this.config;
-    const { wal, recovered } = await WriteAheadLog.open({ dir: c.dataDir, log: this.log });
+    const { wal, recovered } = await WriteAheadLog.open({ dir: this.config.dataDir, log: this.log });
     this.wal = wal;
-    const persisted = persistedStateFromWal(recovered, c.dataDir);
+    const persisted = persistedStateFromWal(recovered, this.config.dataDir);
+    // As etcd: discovery bootstraps a new member only; one with data restarts from it and ignores --discovery,
+    // taking the peers discovery found from the data dir (the log does not carry the initial peers' URLs).
+    if (persisted === null && this.config.discoveryUrl !== null) await this.discover(this.config.discoveryUrl, options);
+    else if (persisted !== null) await this.restoreDiscoveredCluster();
+    const c = this.config;
     const replicaOptions = this.replicaOptions();
     if (persisted !== null) {
       this.state = restartReplica(replicaOptions, persisted);
@@ -149,11 +167,12 @@ export class EtcdMember {
       host: peerListen.host,
       port: peerListen.port,
       onMessage: (from, body) => this.onPeerBytes(from, body),
+      maxFrameBytes: MAX_PEER_FRAME_BYTES,
       log: this.log,
     });
     this.syncPeers();
 
-    const limits: HttpLimits = { maxBodyBytes: c.maxRequestBytes, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, ...options.http };
+    const limits: HttpLimits = { maxBodyBytes: GO_MAX_FORM_BYTES, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, ...options.http };
     for (const url of c.listenClientUrls) {
       const { server, port } = await startClientServer(hostPortOf(url), this, limits);
       this.servers.push(server);
@@ -168,6 +187,32 @@ export class EtcdMember {
     this.step({ type: 'tick', now: Date.now() });
     this.announceAttributes();
     this.log(`raftsim: member ${c.name} (${this.id}) of cluster ${this.clusterId} serving clients on ${this.clientUrls.join(',')}, peers on ${c.listenPeerUrls[0]}`);
+  }
+
+  private async discover(url: string, options: MemberOptions): Promise<void> {
+    const c = this.config;
+    const initialCluster = await discoverCluster({ url, memberId: this.id, name: c.name, peerUrls: c.initialAdvertisePeerUrls, log: this.log, ...options.discovery });
+    if (!initialCluster.some((p) => p.name === c.name)) throw new DiscoveryError(`discovery: no member named '${c.name}' among those registered at ${url}`);
+    this.config = { ...c, initialCluster, initialClusterState: 'new' };
+    const text = initialClusterText(initialCluster);
+    await writeFileDurably(join(c.dataDir, DISCOVERED_CLUSTER_FILE), text + '\n');
+    this.log(`raftsim: discovery: initial cluster ${text}`);
+  }
+
+  private async restoreDiscoveredCluster(): Promise<void> {
+    const file = join(this.config.dataDir, DISCOVERED_CLUSTER_FILE);
+    let text: string;
+    try {
+      text = (await readFile(file, 'utf8')).trim();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // bootstrapped with --initial-cluster
+      throw err;
+    }
+    try {
+      this.config = { ...this.config, initialCluster: parseInitialCluster(text) };
+    } catch (err) {
+      throw new StartupError(`${file} is damaged (${err instanceof Error ? err.message : String(err)}); restore this member from a peer`);
+    }
   }
 
   // ------------------------------------------------------------------------------------------------ driver
@@ -426,6 +471,32 @@ export class EtcdMember {
   }
 }
 
+/** Where a member bootstrapped through discovery keeps the cluster it found, as --initial-cluster text. */
+const DISCOVERED_CLUSTER_FILE = 'discovered-cluster';
+
+function initialClusterText(peers: ClusterPeer[]): string {
+  return peers.flatMap((p) => p.peerUrls.map((u) => `${p.name}=${u}`)).join(',');
+}
+
+/** Written whole or not at all: temp file, fsync, rename, fsync of the directory. */
+async function writeFileDurably(path: string, text: string): Promise<void> {
+  const temp = `${path}.tmp`;
+  const handle = await openFile(temp, 'w');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, path);
+  const dir = await openFile(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
 function tagged(tag: number, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(body.length + 1);
   out[0] = tag;
@@ -446,6 +517,7 @@ function parseAttributes(bytes: Uint8Array): Attributes | null {
 }
 
 function toStartupError(err: unknown): Error {
+  if (err instanceof DiscoveryError) return new StartupError(err.message);
   if (err instanceof WalCorruptionError || err instanceof DataDirLockedError || err instanceof WalOpenError) return new StartupError(err.message.split('\n')[0]!);
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'EADDRINUSE') return new StartupError(`cannot listen: address ${String((e as { address?: string }).address ?? '')}:${String((e as { port?: number }).port ?? '')} is already in use`);

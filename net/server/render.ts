@@ -1,5 +1,6 @@
 // JSON bodies of the endpoints around the keys API (/v2/members, /v2/stats/self, /v2/stats/leader, /version,
 // /health), in etcd 3.4's field order. Pure text rendering; the member supplies the numbers.
+import { goJsonString } from '../../core/api/json.ts';
 import { formatRfc3339Nano } from '../../core/kv/time.ts';
 import type { MemberInfo } from '../../core/replica/index.ts';
 import type { PeerStats } from '../transport/index.ts';
@@ -16,9 +17,9 @@ export function membersJson(members: MemberInfo[]): string {
   return `{"members":[${members.map(memberJson).join(',')}]}\n`;
 }
 
-/** etcd's HTTP error body for the members and stats endpoints. */
+/** etcd's HTTP error body for the members and stats endpoints (json.Marshal: no trailing newline). */
 export function messageJson(message: string): string {
-  return JSON.stringify({ message }) + '\n';
+  return `{"message":${goJsonString(message)}}`;
 }
 
 /** A duration as Go's time.Duration.String prints it (e.g. 1h2m3.5s, 250ms), for leaderInfo.uptime. */
@@ -62,7 +63,7 @@ export interface SelfStatsInput {
   sendAppendRequestCnt: number;
 }
 
-/** /v2/stats/self. etcd leaves out the package and bandwidth rates when they are zero; raftsim does not
+/** /v2/stats/self (json.Marshal, so no trailing newline, as for every stats body). etcd leaves out the package and bandwidth rates when they are zero; raftsim does not
  * measure them, so they are always left out. */
 export function selfStatsJson(s: SelfStatsInput): string {
   const body = {
@@ -78,7 +79,7 @@ export function selfStatsJson(s: SelfStatsInput): string {
     recvAppendRequestCnt: s.recvAppendRequestCnt,
     sendAppendRequestCnt: s.sendAppendRequestCnt,
   };
-  return JSON.stringify(body) + '\n';
+  return JSON.stringify(body);
 }
 
 /** /v2/stats/leader: per follower, round-trip latency (ms) on the peer link and message counts. A message
@@ -99,7 +100,7 @@ export function leaderStatsJson(leaderId: string, followers: Record<string, Peer
       counts: { fail: (s?.dropped ?? 0) + (s?.connectionFailures ?? 0), success: s?.sent ?? 0 },
     };
   }
-  return JSON.stringify({ leader: leaderId, followers: out }) + '\n';
+  return JSON.stringify({ leader: leaderId, followers: out });
 }
 
 export function versionJson(): string {

@@ -184,6 +184,8 @@ export interface WatchRecord {
   cleared?: { time: number; index: number };
   /** The simulator let the watch drain: every matching event up to this index must have arrived. */
   drainedThrough?: number;
+  /** When the watch request was sent (virtual ms), when known: not judged, it places the watch in the run. */
+  sent?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

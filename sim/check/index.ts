@@ -3,6 +3,7 @@
 import type { RaftsimFile } from './formats.ts';
 import type { CheckResult, EtcdInput, EtcdOutput, Operation } from './history.ts';
 import { checkHistory, type LinearizabilityOptions, type LinearizabilityResult } from './linearizability.ts';
+import { checkAckedWrites } from './durability.ts';
 import { checkRaftSafety } from './raft-safety.ts';
 import { checkTtl } from './ttl.ts';
 import { checkWatches } from './watch.ts';
@@ -14,6 +15,7 @@ export type { Model } from './model.ts';
 export { etcdModel, type EtcdKeyState } from './models/etcd.ts';
 export { kvModel, type KvState } from './models/kv.ts';
 export { registerModel, type RegisterState } from './models/register.ts';
+export { checkAckedWrites, type AckedWritesOptions } from './durability.ts';
 export { checkRaftSafety, type RaftSafetyOptions } from './raft-safety.ts';
 export { checkTtl, type TtlOptions } from './ttl.ts';
 export { checkWatches, type WatchOptions } from './watch.ts';
@@ -31,8 +33,8 @@ export interface RunVerdict {
 }
 
 /**
- * Runs every checker the recorded run has data for: linearizability always; Raft safety when there are samples
- * or acknowledged writes; watches when there are events or watch records; TTLs when `ttl` options are given and
+ * Runs every checker the recorded run has data for: linearizability always; acknowledged-write durability for
+ * etcd-model histories; Raft safety when there are samples or acknowledged writes; watches when there are events or watch records; TTLs when `ttl` options are given and
  * the history uses the etcd model. `unknown` linearizability counts as not ok.
  */
 export function checkRun(run: RaftsimFile, options: LinearizabilityOptions = {}): RunVerdict {
@@ -42,7 +44,12 @@ export function checkRun(run: RaftsimFile, options: LinearizabilityOptions = {})
   if (run.events.length > 0 || run.watches.length > 0) {
     others.push(checkWatches(run.events, run.watches, { historyCapacity: run.watchHistoryCapacity ?? 1000 }));
   }
-  if (run.ttl && run.history.model === 'etcd') others.push(checkTtl(run.history.ops as Operation<EtcdInput, EtcdOutput>[], run.ttl));
+  if (run.history.model === 'etcd') {
+    const ops = run.history.ops as Operation<EtcdInput, EtcdOutput>[];
+    // Implied by linearizability, but it names a lost write even when the search runs out of budget.
+    others.push(checkAckedWrites(ops));
+    if (run.ttl) others.push(checkTtl(ops, run.ttl));
+  }
   const explanations = [
     ...(linearizability.verdict === 'linearizable' ? [] : [`linearizability: ${linearizability.verdict}: ${linearizability.explanation}`]),
     ...others.filter((r) => !r.ok).map((r) => r.summary),

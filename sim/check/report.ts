@@ -16,7 +16,7 @@ export interface ReportInput<S, I, O> {
 /** How many linearized operations before the window are drawn for context. */
 const CONTEXT_OPS = 12;
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 

@@ -10,6 +10,15 @@
 // - early-expiry: a quorum get that returns before W.call + T - clockErrorMs never finds the key gone, when W
 //   is the last write before the get in real time and no other mutation of the key overlaps [W.call, get.ret].
 //   (A key written without a TTL never vanishes on its own, under the same condition.)
+// The store's own expirations (the `expire` operations the simulator adds from the committed history) are
+// judged too, so "live keys never vanish early, dead ones always vanish in time" does not depend on a read
+// happening to look at the right moment:
+// - early-expiry: an expiration never lands before the version it removed could be due. That version is the
+//   last definite write W below the expiration's index, or an indeterminate write that landed after W, which
+//   its leader proposed after W was invoked; so the expiration completes no earlier than W.call + T - clockErrorMs,
+//   T the smallest TTL among W and the indeterminate writes invoked before the expiration completed.
+// - late-expiry (when `observedUntilMs` says how long expirations were recorded): a TTL version that nothing
+//   else may have replaced before its deadline (same deadline as expired-read) is expired by that deadline.
 import {
   ETCD_KEY_NOT_FOUND,
   resultOf,
@@ -28,6 +37,21 @@ export interface TtlOptions {
   clockErrorMs: number;
   /** Periods (virtual ms) with no leader able to commit, e.g. from the nemesis schedule. */
   leaderless?: { from: number; to: number }[];
+  /** The history holds every expiration the store made up to here (virtual ms); unset: late-expiry is not judged. */
+  observedUntilMs?: number;
+}
+
+/** When the version W wrote (TTL `ttl` ms) must be gone: expired-read's deadline, leaderless periods included. */
+function expiryDeadline(options: TtlOptions, write: EtcdOp, ttl: number, until: number): number {
+  const base = write.ret + ttl + options.expiryTickMs + options.clockErrorMs;
+  // A leaderless period inside the window widens it, which may take in the next period: iterate to a fixed point.
+  let deadline = base;
+  for (let i = 0; i <= (options.leaderless?.length ?? 0); i++) {
+    const next = base + leaderlessSlack(options, write.ret, Math.min(deadline, until));
+    if (next === deadline) break;
+    deadline = next;
+  }
+  return deadline;
 }
 
 /** Extra time the leaderless periods between `from` and `to` give a deadline. */
@@ -68,6 +92,8 @@ export function checkTtl(ops: EtcdOp[], options: TtlOptions): CheckResult {
     list.push(op);
   }
   let readsJudged = 0;
+  let expiriesJudged = 0;
+  let versionsJudged = 0;
   for (const [key, keyOps] of byKey) {
     const versions = new Map<number, EtcdOp>();
     for (const op of keyOps) if (MUTATIONS.has(op.input.f) && !REMOVALS.has(op.input.f) && succeeded(op)) versions.set(op.output.index, op);
@@ -76,6 +102,10 @@ export function checkTtl(ops: EtcdOp[], options: TtlOptions): CheckResult {
     const changes = keyOps.filter((op) => MUTATIONS.has(op.input.f) && op.input.f !== 'expire' && succeeded(op)).sort((a, b) => a.ret - b.ret);
     let firstUnknownCall = Infinity;
     for (const op of keyOps) if (op.outcome === 'info' && MUTATIONS.has(op.input.f) && op.input.f !== 'expire') firstUnknownCall = Math.min(firstUnknownCall, op.call);
+    judgeExpirations(key, keyOps, changes, options, violations, (expirations, versions) => {
+      expiriesJudged += expirations;
+      versionsJudged += versions;
+    });
     const laterMinCall = new Float64Array(changes.length + 1).fill(Infinity);
     for (let i = changes.length - 1; i >= 0; i--) laterMinCall[i] = Math.min(laterMinCall[i + 1]!, changes[i]!.call);
     const firstRetAtLeast = (t: number): number => {
@@ -134,5 +164,60 @@ export function checkTtl(ops: EtcdOp[], options: TtlOptions): CheckResult {
       }
     }
   }
-  return resultOf('ttl', violations, `${readsJudged} quorum reads judged against TTL deadlines (slack: tick ${options.expiryTickMs} ms + clock error ${options.clockErrorMs} ms)`);
+  return resultOf(
+    'ttl',
+    violations,
+    `${readsJudged} quorum reads judged against TTL deadlines, ${expiriesJudged} expirations not early, ${versionsJudged} abandoned versions expired in time (slack: tick ${options.expiryTickMs} ms + clock error ${options.clockErrorMs} ms)`,
+  );
+}
+
+/** The store's own expirations of one key: none early, and none missing once a version was left to expire. */
+function judgeExpirations(key: string, keyOps: EtcdOp[], changes: EtcdOp[], options: TtlOptions, violations: Violation[], count: (expirations: number, versions: number) => void): void {
+  const index = (op: EtcdOp): number => (op.output as { index: number }).index;
+  const byIndex = [...changes].sort((a, b) => index(a) - index(b));
+  const expirations = keyOps.filter((op) => op.input.f === 'expire' && succeeded(op)).sort((a, b) => index(a) - index(b));
+  const unknown = keyOps.filter((op) => op.outcome === 'info' && MUTATIONS.has(op.input.f) && op.input.f !== 'expire');
+  const firstUnknownCall = unknown.reduce((m, op) => Math.min(m, op.call), Infinity);
+  let expirationsJudged = 0;
+  let versionsJudged = 0;
+  let w = -1;
+  for (const ex of expirations) {
+    while (w + 1 < byIndex.length && index(byIndex[w + 1]!) < index(ex)) w++;
+    const write = byIndex[w];
+    if (write === undefined) continue;
+    let ttl = REMOVALS.has(write.input.f) ? Infinity : (ttlMs(write) ?? Infinity);
+    for (const u of unknown) if (u.call < ex.ret && !REMOVALS.has(u.input.f)) ttl = Math.min(ttl, ttlMs(u) ?? Infinity);
+    expirationsJudged++;
+    const earliest = write.call + ttl - options.clockErrorMs;
+    if (ex.ret < earliest) {
+      const why = ttl === Infinity ? 'no version it could have removed had a TTL' : `it could not be due before ${earliest} ms`;
+      violations.push({
+        property: 'early-expiry',
+        explanation: `key ${JSON.stringify(key)}: the store expired it at index ${index(ex)} (${ex.call}..${ex.ret} ms) after op ${write.id} (index ${index(write)}, ${write.call}..${write.ret} ms), but ${why}`,
+        evidence: [write.id, ex.id],
+      });
+    }
+  }
+  const until = options.observedUntilMs;
+  if (until !== undefined) {
+    byIndex.forEach((write, k) => {
+      const ttl = ttlMs(write);
+      if (REMOVALS.has(write.input.f) || ttl === undefined) return;
+      const deadline = expiryDeadline(options, write, ttl, until);
+      // Judge only a version nothing else may have replaced before its deadline, seen for long enough.
+      if (deadline >= until || firstUnknownCall < deadline) return;
+      const next = byIndex[k + 1];
+      if (next !== undefined && next.call <= deadline) return;
+      versionsJudged++;
+      const ex = expirations.find((e) => index(e) > index(write) && (next === undefined || index(e) < index(next)));
+      if (ex === undefined || ex.ret > deadline) {
+        violations.push({
+          property: 'late-expiry',
+          explanation: `key ${JSON.stringify(key)}: the version op ${write.id} wrote (index ${index(write)}, ttl ${ttl / 1000} s, completed at ${write.ret} ms) was left alone but ${ex === undefined ? 'never expired' : `expired only at ${ex.ret} ms`}; it had to be gone by ${deadline} ms`,
+          evidence: ex === undefined ? [write.id] : [write.id, ex.id],
+        });
+      }
+    });
+  }
+  count(expirationsJudged, versionsJudged);
 }

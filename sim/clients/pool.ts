@@ -7,7 +7,7 @@
 // Outcomes: the replica's reply outcome is the operation's (ok / failed / unknown -> ok / fail / info). A
 // client-side timeout makes a write indeterminate (`info`: it may still apply) and a read `fail` (a read has
 // no effect). A request that reached a member that was down, or that refused to start, surely did nothing.
-import type { AckedWrite, EtcdInput, EtcdOutput, OpMeta } from '../check/history.ts';
+import type { AckedWrite, EtcdInput, EtcdOutput, History, OpMeta } from '../check/history.ts';
 import { HistoryRecorder } from '../check/history.ts';
 import type { DriverInput } from '../driver/replica-program.ts';
 import type { ReplicaReply } from '../../core/replica/index.ts';
@@ -18,12 +18,15 @@ import {
   discoveryReader,
   discoveryWorker,
   multiKeyWorker,
+  pinnedRegisterReader,
   queueConsumer,
   queueProducer,
   registerWorker,
   watchWorker,
   SERVICES_DIR,
   KV_PREFIX,
+  QUEUE_DIR,
+  type KnownQueueKeys,
   type OpResult,
   type PlannedOp,
   type QueueListing,
@@ -56,6 +59,8 @@ export interface ClientStats {
 interface Attempt {
   token: number;
   worker: number;
+  /** The worker's life it belongs to: a reply to an earlier life is recorded but starts nothing new. */
+  life: number;
   op: PlannedOp;
   member: number;
   call: number;
@@ -70,21 +75,23 @@ interface WorkerSlot {
   rng: ReturnType<RandomStreams['stream']>;
   /** Operations started (retries not counted), for `workload.maxOpsPerClient`. */
   started: number;
+  /** Bumped when the client process dies and when it starts again. */
+  life: number;
+  down: boolean;
 }
 
 /** Builds the workers a workload asks for: `mixed` runs every kind side by side. */
-function buildWorkers(config: RunConfig, streams: RandomStreams, watchLogs: WatchLog[], listings: QueueListing[]): Worker[] {
+function buildWorkers(config: RunConfig, streams: RandomStreams, members: number, watchLogs: WatchLog[], listings: QueueListing[], knownQueueKeys: KnownQueueKeys): Worker[] {
   const w = config.workload;
   const workers: Worker[] = [];
   const rng = (name: string) => streams.stream(`client/${name}`);
-  const knownQueueKeys = new Set<string>();
   const kinds: Array<'register' | 'multi-key' | 'queue'> =
     w.kind === 'register' ? ['register'] : w.kind === 'multi-key' ? ['multi-key'] : w.kind === 'queue' ? ['queue'] : w.kind === 'mixed' ? ['register', 'multi-key', 'queue'] : [];
   for (let c = 0; c < w.clients && kinds.length > 0; c++) {
     const kind = kinds[c % kinds.length]!;
     if (kind === 'register') workers.push(registerWorker(rng(`${c}`), w));
     else if (kind === 'multi-key') workers.push(multiKeyWorker(rng(`${c}`), w, c));
-    else workers.push(c % 2 === 0 ? queueProducer(rng(`${c}`), w, c, knownQueueKeys) : queueConsumer(rng(`${c}`), w, listings, knownQueueKeys));
+    else workers.push(c % 2 === 0 ? queueProducer(rng(`${c}`), w, c, knownQueueKeys) : queueConsumer(rng(`${c}`), w, listings));
   }
   if ((w.kind === 'discovery' || w.kind === 'mixed') && w.instances > 0) {
     for (let i = 0; i < w.instances; i++) workers.push(discoveryWorker(rng(`instance-${i}`), w, i));
@@ -97,6 +104,7 @@ function buildWorkers(config: RunConfig, streams: RandomStreams, watchLogs: Watc
       workers.push(watchWorker(w, i, prefix, watchLogs));
     }
   }
+  for (let m = 0; m < members * w.pinnedReaders; m++) workers.push(pinnedRegisterReader(rng(`pinned-reader-${m}`), w, m % members));
   return workers;
 }
 
@@ -119,6 +127,7 @@ export class ClientPool {
   readonly recorder = new HistoryRecorder<EtcdInput, EtcdOutput>('etcd');
   readonly watchLogs: WatchLog[] = [];
   readonly listings: QueueListing[] = [];
+  private readonly knownQueueKeys: KnownQueueKeys = new Set();
   /** Acknowledged writes; the run fills in each entry's digest from the member's log when the ack arrives. */
   readonly acked: Array<AckedWrite & { member: number }> = [];
   readonly stats: ClientStats = { requests: 0, ok: 0, fail: 0, info: 0, retries: 0, timeouts: 0, refused: 0, watchEvents: 0 };
@@ -132,10 +141,21 @@ export class ClientPool {
     private readonly config: RunConfig,
     streams: RandomStreams,
     /** Workers start nothing new at or after this virtual time. */
-    private readonly stopAtMs: number,
+    private stopAtMs: number,
   ) {
-    const workers = buildWorkers(config, streams, this.watchLogs, this.listings);
-    this.slots = workers.map((worker, i) => ({ worker, member: i % members.length, rng: streams.stream(`client/${i}/member`), started: 0 }));
+    const workers = buildWorkers(config, streams, members.length, this.watchLogs, this.listings, this.knownQueueKeys);
+    this.slots = workers.map((worker, i) => ({ worker, member: worker.pinnedMember ?? i % members.length, rng: streams.stream(`client/${i}/member`), life: 0, down: false, started: 0 }));
+  }
+
+  /** Workers start nothing new from `ms` on (a real-time run stopped early). */
+  stopAt(ms: number): void {
+    this.stopAtMs = Math.min(this.stopAtMs, ms);
+  }
+
+  /** The history so far; operations on queue keys whose creation it does not hold are left out (KnownQueueKeys). */
+  history(now: number): History<EtcdInput, EtcdOutput> {
+    const h = this.recorder.history(now);
+    return { ...h, ops: h.ops.filter((op) => !op.key.startsWith(`${QUEUE_DIR}/`) || this.knownQueueKeys.has(op.key)) };
   }
 
   get workers(): number {
@@ -149,10 +169,33 @@ export class ClientPool {
     });
   }
 
-  private issue(worker: number, retryOf: PlannedOp | null, retry: number): void {
+  /**
+   * Service-discovery instance `instance` dies: once the request it has in flight (if any) ends, it sends
+   * nothing more, so its registration is left to expire; `restartAfterMs` later it starts again and registers
+   * afresh. False when there is no such instance.
+   */
+  crashInstance(instance: number, restartAfterMs?: number): boolean {
+    const worker = this.slots.map((s, i) => [s, i] as const).filter(([s]) => s.worker.kind === 'discovery')[instance]?.[1];
+    if (worker === undefined) return false;
+    const slot = this.slots[worker]!;
+    slot.life++;
+    slot.down = true;
+    if (restartAfterMs !== undefined) {
+      this.world.at(this.world.now + restartAfterMs, `instance ${instance} restart`, () => {
+        slot.life++;
+        slot.down = false;
+        slot.worker.restart?.();
+        this.issue(worker, null, 0);
+      });
+    }
+    return true;
+  }
+
+  private issue(worker: number, retryOf: PlannedOp | null, retry: number, life = this.slots[worker]!.life): void {
     const now = this.world.now;
     if (now >= this.stopAtMs) return;
     const slot = this.slots[worker]!;
+    if (slot.down || life !== slot.life) return;
     let op: PlannedOp;
     if (retryOf !== null) op = retryOf;
     else {
@@ -171,7 +214,7 @@ export class ClientPool {
     if (op.history !== null && op.history.key !== null) {
       historyId = this.recorder.invoke(worker, op.history.key, op.history.input, now, { member: slot.member });
     }
-    const attempt: Attempt = { token, worker, op, member: slot.member, call: now, retry, historyId };
+    const attempt: Attempt = { token, worker, life, op, member: slot.member, call: now, retry, historyId };
     this.pending.set(token, attempt);
     this.stats.requests++;
     if (retry > 0) this.stats.retries++;
@@ -232,14 +275,14 @@ export class ClientPool {
       this.stats[result.outcome]++;
     }
     if (result.event !== null && a.op.history === null && a.op.request.wait) this.stats.watchEvents++;
-    const moveMember = moveOn || result.outcome !== 'ok';
+    const moveMember = (moveOn || result.outcome !== 'ok') && slot.worker.pinnedMember === undefined;
     if (moveMember && this.members.length > 1) slot.member = (slot.member + 1 + slot.rng.int(0, this.members.length - 2)) % this.members.length;
     if (result.outcome === 'fail' && !result.timedOut && a.retry < this.config.workload.retries) {
-      this.world.at(now + 20 * (a.retry + 1), `client ${a.worker} retry`, () => this.issue(a.worker, a.op, a.retry + 1));
+      this.world.at(now + 20 * (a.retry + 1), `client ${a.worker} retry`, () => this.issue(a.worker, a.op, a.retry + 1, a.life));
       return historyId;
     }
     const waitMs = slot.worker.settle(a.op, result, now);
-    this.world.at(now + waitMs, `client ${a.worker} next`, () => this.issue(a.worker, null, 0));
+    this.world.at(now + waitMs, `client ${a.worker} next`, () => this.issue(a.worker, null, 0, a.life));
     return historyId;
   }
 }

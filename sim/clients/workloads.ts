@@ -53,6 +53,10 @@ export interface Worker {
   next(now: number): PlannedOp | { waitMs: number } | null;
   /** The outcome of the request `next` returned; returns how long to wait before the next one. */
   settle(op: PlannedOp, result: OpResult, now: number): number;
+  /** Sends every request to this member (an index into the pool's members) for good, instead of moving on. */
+  readonly pinnedMember?: number;
+  /** The client process died and starts again: forget what it knew. */
+  restart?(): void;
 }
 
 function readOf(rng: RandomStream, w: WorkloadConfig, path: string, extra: Partial<KeysRequest> = {}): PlannedOp {
@@ -64,8 +68,24 @@ function readOf(rng: RandomStream, w: WorkloadConfig, path: string, extra: Parti
   };
 }
 
+/**
+ * A member answers some requests in the instant they arrive (a default read, an error): with no think time at
+ * all a worker would then loop at one virtual instant forever, so zero think time means back to back, 1 ms apart.
+ */
+export const BACK_TO_BACK_MS = 1;
+
 function think(rng: RandomStream, w: WorkloadConfig): number {
-  return w.thinkMs > 0 ? rng.exponential(w.thinkMs) : 0;
+  return w.thinkMs > 0 ? rng.exponential(w.thinkMs) : BACK_TO_BACK_MS;
+}
+
+/** Reads of the register key only, always through one member: what a client of that member alone would see. */
+export function pinnedRegisterReader(rng: RandomStream, w: WorkloadConfig, member: number): Worker {
+  return {
+    kind: 'register-reader',
+    pinnedMember: member,
+    next: () => readOf(rng, w, REGISTER_KEY),
+    settle: () => think(rng, w),
+  };
 }
 
 export function registerWorker(rng: RandomStream, w: WorkloadConfig): Worker {
@@ -155,6 +175,9 @@ export function discoveryWorker(rng: RandomStream, w: WorkloadConfig, instance: 
       // Refresh on the period whatever happened; a little jitter keeps instances from moving in lockstep.
       return w.refreshMs * rng.uniform(0.9, 1);
     },
+    restart() {
+      registered = false;
+    },
   };
 }
 
@@ -175,6 +198,8 @@ export interface WatchLog {
   key: string;
   recursive: boolean;
   waitIndex: number;
+  /** When the watch request was sent. */
+  sent: number;
   received: Array<{ event: StoreEvent; time: number }>;
   cleared?: { time: number; index: number };
 }
@@ -185,8 +210,8 @@ export function watchWorker(w: WorkloadConfig, watcher: number, prefix: string, 
   let current: WatchLog | null = null;
   return {
     kind: 'watch',
-    next() {
-      current = { watcher, key: prefix, recursive: true, waitIndex: nextIndex, received: [] };
+    next(now) {
+      current = { watcher, key: prefix, recursive: true, waitIndex: nextIndex, sent: now, received: [] };
       return {
         request: keysRequest('GET', prefix, { wait: true, recursive: true, waitIndex: nextIndex }),
         history: null,
@@ -215,9 +240,11 @@ export function watchWorker(w: WorkloadConfig, watcher: number, prefix: string, 
 }
 
 /**
- * Queue keys whose creating POST the history holds (an ok reply named the key). A claim of any other key stays
- * out of the history: the key model would see a delete of a key nobody created (an indeterminate POST's key is
- * never learnt).
+ * Queue keys whose creating POST the history holds (an ok reply named the key). Operations on any other queue
+ * key are left out of the history at the end of the run (ClientPool.history): the key model would see a delete
+ * of a key nobody created (an indeterminate POST's key is never learnt). Only at the end, because a consumer may
+ * list and claim a key before its producer hears back: leaving that claim out but keeping later ones would
+ * show the model a claim failing on a key nobody had deleted.
  */
 export type KnownQueueKeys = Set<string>;
 
@@ -242,7 +269,7 @@ export interface QueueListing {
   keys: Array<{ key: string; createdIndex: number }>;
 }
 
-export function queueConsumer(rng: RandomStream, w: WorkloadConfig, listings: QueueListing[], known: KnownQueueKeys): Worker {
+export function queueConsumer(rng: RandomStream, w: WorkloadConfig, listings: QueueListing[]): Worker {
   let head: { key: string; index: number } | null = null;
   return {
     kind: 'queue-consumer',
@@ -250,8 +277,7 @@ export function queueConsumer(rng: RandomStream, w: WorkloadConfig, listings: Qu
       if (head === null) return { request: keysRequest('GET', QUEUE_DIR, { quorum: true, sorted: true }), history: null, write: false };
       const { key, index } = head;
       head = null;
-      const history = known.has(key) ? { key, input: { f: 'cad' as const, prevIndex: index } } : null;
-      return { request: keysRequest('DELETE', key, { prevIndex: index }), history, write: true };
+      return { request: keysRequest('DELETE', key, { prevIndex: index }), history: { key, input: { f: 'cad', prevIndex: index } }, write: true };
     },
     settle(op, result, now) {
       if (op.request.method === 'GET' && result.outcome === 'ok' && result.event !== null) {

@@ -18,6 +18,7 @@ import {
   restartReplica,
   stepReplica,
   type AppliedEntry,
+  type MemberInfo,
   type PeerMessage,
   type ReplicaInput,
   type ReplicaOptions,
@@ -34,8 +35,13 @@ import type { RecordProblem } from '../world/disk.ts';
 import { fnv1a32 } from '../world/run-hash.ts';
 import { encodeBaseRecord, encodePersistRecord, foldRecords, PersistedMirror, WAL_FILE, WalFormatError } from './wal.ts';
 
-/** A client's request reaching a member (`token` names it for the client), or the client hanging up. */
-export type DriverInput = { kind: 'request'; token: number; request: KeysRequest } | { kind: 'cancel'; token: number };
+/** A client's request reaching a member (`token` names it for the client), an operator's membership request, or the
+ * client hanging up. */
+export type DriverInput =
+  | { kind: 'request'; token: number; request: KeysRequest }
+  | { kind: 'member-add'; token: number; member: MemberInfo }
+  | { kind: 'member-remove'; token: number; memberId: NodeId }
+  | { kind: 'cancel'; token: number };
 
 /** A member's Raft view, as the Raft-safety checker samples it (the run adds node and time). */
 export interface DriverSample {
@@ -246,7 +252,8 @@ export function replicaProgram(options: ReplicaProgramOptions): NodeProgram<Driv
     // The torn tail was never synced, so never acknowledged: dropping it is what a crash before it would do.
     if (problem?.kind === 'torn') ctx.disk.replace(WAL_FILE, records);
     ds.durableCommit = ds.mirror.hardState.commit;
-    if (fresh) ds.replica = createReplica(optionsOf(ctx.id), { voters });
+    // A member added later starts with no configuration and learns it from the leader.
+    if (fresh) ds.replica = createReplica(optionsOf(ctx.id), { voters: voters.includes(ctx.id) ? voters : [] });
     else ds.replica = restartReplica(optionsOf(ctx.id), ds.mirror.state());
     ds.eventsThrough = ds.replica.replicated.store.index;
     if (observe && !fresh) {
@@ -283,7 +290,7 @@ export function replicaProgram(options: ReplicaProgramOptions): NodeProgram<Driv
     },
     onInput(ds, input, ctx) {
       if (ds.replica === null) {
-        if (input.kind === 'request') ctx.output({ kind: 'refused', token: input.token, reason: ds.halted ?? 'not running' });
+        if (input.kind !== 'cancel') ctx.output({ kind: 'refused', token: input.token, reason: ds.halted ?? 'not running' });
         return;
       }
       if (input.kind === 'cancel') {
@@ -298,7 +305,9 @@ export function replicaProgram(options: ReplicaProgramOptions): NodeProgram<Driv
       const id = ctx.incarnation * 2 ** 32 + ds.nextSeq++;
       ds.tokenOf.set(id, input.token);
       ds.requestOf.set(input.token, id);
-      step(ds, { type: 'request', id, request: input.request }, ctx);
+      if (input.kind === 'request') step(ds, { type: 'request', id, request: input.request }, ctx);
+      else if (input.kind === 'member-add') step(ds, { type: 'member-add', id, member: input.member }, ctx);
+      else step(ds, { type: 'member-remove', id, memberId: input.memberId }, ctx);
     },
   };
 }

@@ -118,7 +118,7 @@ export const peerCodecTrustsRequests: Mutant = {
   name: 'replica-peer-codec-trusts-requests',
   description: "decoding a forwarded write no longer checks the request's method or indexes",
   edits: [
-    { file: 'core/replica/codec.ts', find: "    for (const key of ['prevIndex', 'waitIndex']) natural(r, key, rPath);\n    oneOf(r, 'method', rPath, METHODS);\n", replace: '' },
+    { file: 'core/replica/codec.ts', find: "    for (const key of ['prevIndex', 'waitIndex']) uint64(r, key, rPath);\n    oneOf(r, 'method', rPath, METHODS);\n", replace: '' },
   ],
 };
 

@@ -128,7 +128,7 @@ export const zoo: readonly ZooBug[] = [
     history:
       "Every Raft message that promises something (a vote, an append acknowledgement) must leave only after the state it promises is synced; a driver that drops the wait lets a follower acknowledge entries a crash then loses, so a 'majority' holds an entry no majority has.",
     config: CRASHES_RACING_SYNCS,
-    caughtBy: 'raft-safety',
+    caughtBy: 'invariants',
     how: 'a node asserts: a commit index past its own log',
   },
   {
@@ -206,15 +206,15 @@ export const zoo: readonly ZooBug[] = [
       nemesis: { kind: 'none' },
       workload: { kind: 'register', clients: 3, quorumReads: 1, thinkMs: 5 },
     },
-    caughtBy: 'raft-safety',
-    how: 'a leader receives an append from another leader of its term (node assertion)',
+    caughtBy: 'invariants',
+    how: 'a leader receives an append from another leader of its term and asserts',
   },
   {
     name: 'step-down-without-term-update',
     title: 'step down without adopting the term',
     history: 'Figure 2: a server that sees a higher term must adopt it before anything else; becoming a follower of the new leader while keeping the old term lets it accept entries from a term it never entered.',
     config: PARTITIONS_AND_CRASHES,
-    caughtBy: 'raft-safety',
+    caughtBy: 'invariants',
     how: 'a node asserts: an entry with a term above its own',
   },
   {
@@ -231,7 +231,7 @@ export const zoo: readonly ZooBug[] = [
     history:
       "etcd's raft clamps the commit index a heartbeat carries to the follower's known match (etcd-io/raft#138 explains why): a follower told to commit past the end of its log either crashes or, worse, commits entries it does not have.",
     config: PARTITIONS_AND_CRASHES,
-    caughtBy: 'raft-safety',
+    caughtBy: 'invariants',
     how: 'a node asserts: a commit index past its own log',
   },
   {

@@ -15,6 +15,7 @@ import { decodeMulti, encode } from '@msgpack/msgpack';
 import { configProblems, type RunConfig } from '../config.ts';
 import type { EtcdInput, EtcdOutput, Operation } from '../check/history.ts';
 import type { FailureEvidence } from '../check/linearizability.ts';
+import type { RunNemesisEvent } from '../world/nemesis.ts';
 import type { CheckerName, ScenarioExpectation } from '../../scenarios/types.ts';
 
 export const TRACE_FORMAT = 'raftsim-trace';
@@ -80,7 +81,10 @@ export interface TraceEnd {
   ok: boolean;
   asExpected: boolean;
   verdicts: TraceVerdict[];
+  /** Every member in observation-index order (members added during the run come last). */
   nodes: string[];
+  /** The faults as carried out: when each fired and the node ids it hit (role targets resolved). */
+  faults: RunNemesisEvent[];
   changes: NodeChange[];
   operations: Array<Operation<EtcdInput, EtcdOutput>>;
   failure: FailureEvidence | null;
@@ -150,7 +154,8 @@ function hexOf(bytes: Uint8Array, at: number): string {
   return s;
 }
 
-const CHECKERS: readonly CheckerName[] = ['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order'];
+/** Every checker a run's verdicts carry, in verdict order. */
+export const CHECKERS: readonly CheckerName[] = ['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order', 'invariants'];
 
 function checkHeader(v: unknown): TraceHeader {
   need(isObj(v) && v.type === 'header', 'header', 'the file does not start with a raftsim trace header (is it a trace?)');
@@ -204,6 +209,7 @@ function checkEnd(v: Obj, events: number): TraceEnd {
   need(typeof v.simulatedMs === 'number', 'end.simulatedMs', 'expected a number');
   need(Array.isArray(v.verdicts) && v.verdicts.every((x) => isObj(x) && typeof x.checker === 'string' && typeof x.ok === 'boolean' && typeof x.summary === 'string'), 'end.verdicts', 'expected {checker, ok, summary} records');
   need(Array.isArray(v.nodes) && v.nodes.every((x) => typeof x === 'string'), 'end.nodes', 'expected node ids');
+  need(Array.isArray(v.faults) && v.faults.every((x) => isObj(x) && typeof x.kind === 'string' && typeof x.atMs === 'number'), 'end.faults', 'expected the faults as carried out');
   need(Array.isArray(v.changes) && v.changes.every((x) => isObj(x) && typeof x.node === 'number' && typeof x.time === 'number' && typeof x.role === 'string'), 'end.changes', 'expected node state changes');
   need(Array.isArray(v.operations) && v.operations.every((x) => isObj(x) && typeof x.id === 'number' && typeof x.call === 'number'), 'end.operations', 'expected client operations');
   need(v.failure === null || isObj(v.failure), 'end.failure', 'expected null or the failure evidence');

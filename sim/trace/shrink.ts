@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import type { CheckResult } from '../check/history.ts';
 import { configProblems, nodeIds, type RunConfig, type WorkloadKind } from '../config.ts';
 import type { RunResult } from '../run.ts';
-import type { NemesisEvent } from '../world/nemesis.ts';
+import type { RunNemesisEvent } from '../world/nemesis.ts';
 import { encodeTrace, type Trace } from './format.ts';
 import { recordTrace, withRunner, type RunSimulation } from './record.ts';
 
@@ -191,14 +191,14 @@ function withoutUnreachedFaults(config: RunConfig): RunConfig {
   return events.every((e) => e.atMs < endMs) ? config : withEvents(config, events.filter((e) => e.atMs < endMs));
 }
 
-function withEvents(config: RunConfig, events: NemesisEvent[]): RunConfig {
+function withEvents(config: RunConfig, events: RunNemesisEvent[]): RunConfig {
   return { ...config, nemesis: { ...config.nemesis, kind: 'schedule', events } };
 }
 
-const field = (e: NemesisEvent, name: string): unknown => (e as unknown as Record<string, unknown>)[name];
+const field = (e: RunNemesisEvent, name: string): unknown => (e as unknown as Record<string, unknown>)[name];
 
 /** Whether `later` undoes `fault` (a heal ends every partition; the others end their own node's fault). */
-function undoes(fault: NemesisEvent, later: NemesisEvent): boolean {
+function undoes(fault: RunNemesisEvent, later: RunNemesisEvent): boolean {
   const sameNode = field(later, 'node') === field(fault, 'node');
   switch (fault.kind) {
     case 'isolate': case 'split': case 'bridge': case 'one-way':
@@ -224,7 +224,7 @@ function undoes(fault: NemesisEvent, later: NemesisEvent): boolean {
  * Groups a schedule's events into faults: each fault with the recovery that undoes it, and faults that start at
  * the same instant together (a degraded node's links in and out). Returns groups of event indexes, in order.
  */
-export function faultUnits(events: readonly NemesisEvent[]): number[][] {
+export function faultUnits(events: readonly RunNemesisEvent[]): number[][] {
   const claimed = new Set<number>();
   const byStart = new Map<number, number[]>();
   const units: number[][] = [];
@@ -303,7 +303,7 @@ function bisectDown(lo: number, hi: number, step: number, fails: (value: number)
 function dropFaults(s: Search): boolean {
   const events = s.config.nemesis.events;
   if (events.length === 0) return false;
-  const toEvents = (indexes: number[]): NemesisEvent[] => [...indexes].sort((a, b) => a - b).map((i) => events[i]!);
+  const toEvents = (indexes: number[]): RunNemesisEvent[] => [...indexes].sort((a, b) => a - b).map((i) => events[i]!);
   // First whole faults (a fault with its recovery), then single events (a recovery, one link of a pair).
   ddmin(faultUnits(events), (units) => s.attempt(withEvents(s.config, toEvents(units.flat())), `faults ${events.length} -> ${units.flat().length} events`));
   const left = s.config.nemesis.events;
@@ -344,7 +344,7 @@ function cutTheEnd(s: Search): boolean {
 /** The config with only the first `count` members; events naming a removed member go (lists lose it). */
 export function withNodes(config: RunConfig, count: number): RunConfig {
   const removed = new Set(nodeIds(config).slice(count));
-  const events: NemesisEvent[] = [];
+  const events: RunNemesisEvent[] = [];
   for (const e of config.nemesis.events) {
     let keep = true;
     const out: Record<string, unknown> = {};
@@ -357,7 +357,7 @@ export function withNodes(config: RunConfig, count: number): RunConfig {
         out[k] = kept;
       } else out[k] = v;
     }
-    if (keep) events.push(out as unknown as NemesisEvent);
+    if (keep) events.push(out as unknown as RunNemesisEvent);
   }
   return { ...withEvents(config, events), nodes: count };
 }

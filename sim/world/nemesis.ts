@@ -86,7 +86,8 @@ export function validateNemesis(events: readonly unknown[], nodes: readonly Node
     const node = (field: string, allowStar = false): void => {
       const v = e[field];
       if (allowStar && v === '*') return;
-      if (typeof v !== 'string' || !known.has(v)) problems.push(`${where} (${e.kind}): ${field} ${JSON.stringify(v)} is not a node`);
+      if (typeof v === 'string' && v.startsWith('@')) problems.push(`${where} (${e.kind}): ${field} ${JSON.stringify(v)} is a target, which only a run resolves (sim/run.ts); the world takes node ids`);
+      else if (typeof v !== 'string' || !known.has(v)) problems.push(`${where} (${e.kind}): ${field} ${JSON.stringify(v)} is not a node`);
     };
     const nodeList = (field: string): void => {
       const v = e[field];
@@ -270,4 +271,155 @@ export function generateNemesis(rng: RandomStream, options: NemesisGeneratorOpti
   }
   // Stable sort: recoveries scheduled for the same instant as a later fault keep generation order.
   return out.map((e, i) => [e, i] as const).sort((a, b) => a[0].atMs - b[0].atMs || a[1] - b[1]).map(([e]) => e);
+}
+
+// ---- run schedules: targets resolved when an event fires, and actions only a run can carry out ----
+//
+// A scenario's schedule may name nodes by role instead of by id, because who leads is decided at run time:
+// `@leader` (the running member leading in the highest term), `@follower` (a running follower not named
+// elsewhere in the event, preferring one no earlier event bound) and, in node lists and one-way cuts, `@others`
+// (every current member not named elsewhere in the event). `@leader=old` also binds the pick to the name `old`
+// for later events, which write `@old`. An event with a role target waits until the role exists; `when` adds a
+// condition (`uncommitted`: the leader holds a client write that a follower has but that is not committed yet).
+// sim/nemesis-targets.ts resolves them against the replicas' live state; the world itself only takes node ids.
+
+/** Actions that go through the replicas or the clients rather than the world (sim/nemesis-targets.ts). */
+export type RunOnlyAction =
+  /** A new member: its process starts with an empty disk, then a member-add request goes through Raft. */
+  | { kind: 'member-add'; node: NodeId }
+  /** A member-remove request goes through Raft; once the configuration leaves the member out, it is stopped. */
+  | { kind: 'member-remove'; node: NodeId }
+  /** A service-discovery instance (a client, not a member) dies after the request it has in flight, if any:
+   * it stops refreshing its registration; `restartAfterMs` later it registers afresh. */
+  | { kind: 'instance-crash'; instance: number; restartAfterMs?: number };
+
+export type RunNemesisAction = NemesisAction | RunOnlyAction;
+
+/** `uncommitted`: the leader holds a client write a follower has too, not yet committed (the write is in flight). */
+export type NemesisCondition = 'uncommitted';
+
+export type RunNemesisEvent = { atMs: number; when?: NemesisCondition } & RunNemesisAction;
+
+const ROLE_TARGETS = ['leader', 'follower', 'others'] as const;
+export type RoleTarget = (typeof ROLE_TARGETS)[number];
+
+/** A parsed node reference: a node id, a role (optionally binding a name), or a name bound earlier. */
+export type NodeRef = { id: NodeId } | { role: RoleTarget; bind?: string } | { name: string };
+
+export function parseNodeRef(text: string): NodeRef {
+  if (!text.startsWith('@')) return { id: text };
+  const [head, bind] = text.slice(1).split('=', 2) as [string, string | undefined];
+  if ((ROLE_TARGETS as readonly string[]).includes(head)) return bind === undefined ? { role: head as RoleTarget } : { role: head as RoleTarget, bind };
+  return { name: head };
+}
+
+/** Whether a schedule needs a run to carry it out (targets, conditions or run-only actions). */
+export function needsRun(events: readonly RunNemesisEvent[]): boolean {
+  return events.some((e) => e.when !== undefined || isRunOnly(e) || nodeFields(e).some((v) => v.startsWith('@')));
+}
+
+export function isRunOnly(a: RunNemesisAction): a is RunOnlyAction {
+  return a.kind === 'member-add' || a.kind === 'member-remove' || a.kind === 'instance-crash';
+}
+
+/** Every node-valued field of an action, in a fixed order (lists flattened). */
+export function nodeFields(a: RunNemesisAction): string[] {
+  const r = a as Record<string, unknown>;
+  const out: string[] = [];
+  for (const field of ['node', 'from', 'to', 'via', 'left', 'right', 'groups']) {
+    const v = r[field];
+    if (typeof v === 'string') out.push(v);
+    else if (Array.isArray(v)) for (const x of v.flat()) if (typeof x === 'string') out.push(x);
+  }
+  return out;
+}
+
+export function describeRunNemesis(e: RunNemesisAction & { when?: NemesisCondition }): string {
+  const when = e.when === undefined ? '' : ` when ${e.when}`;
+  switch (e.kind) {
+    case 'member-add':
+    case 'member-remove':
+      return `${e.kind} ${e.node}${when}`;
+    case 'instance-crash':
+      return `instance-crash ${e.instance}${e.restartAfterMs === undefined ? '' : ` (restart after ${e.restartAfterMs}ms)`}${when}`;
+    default:
+      return describeNemesis(e) + when;
+  }
+}
+
+/**
+ * Checks a run schedule: targets and bound names (a name must be bound by an earlier event), run-only actions,
+ * and, with every target replaced by a real node, the world-level rules of `validateNemesis`. One line per problem.
+ */
+export function validateRunNemesis(events: readonly unknown[], nodes: readonly NodeId[]): string[] {
+  const problems: string[] = [];
+  const bound = new Set<string>();
+  const added = new Set<string>();
+  const order = events.map((e, i) => [e, i] as const).sort((a, b) => atOf(a[0]) - atOf(b[0]) || a[1] - b[1]);
+  const stand = nodes[0] ?? 'n1';
+  const worldEvents: unknown[] = [];
+  for (const [raw, i] of order) {
+    const where = `nemesis event #${i}`;
+    if (typeof raw !== 'object' || raw === null) {
+      worldEvents[i] = raw;
+      continue;
+    }
+    const e = raw as RunNemesisEvent;
+    if (e.when !== undefined && e.when !== 'uncommitted') problems.push(`${where}: when must be 'uncommitted', got ${JSON.stringify(e.when)}`);
+    const refs: string[] = [];
+    const visit = (v: unknown, inList: boolean): unknown => {
+      if (typeof v !== 'string' || !v.startsWith('@')) return v;
+      refs.push(v);
+      const ref = parseNodeRef(v);
+      if ('role' in ref) {
+        if (ref.role === 'others' && !inList && e.kind !== 'one-way') problems.push(`${where} (${e.kind}): @others names several nodes; use it in a node list or a one-way cut`);
+        if (ref.bind !== undefined) {
+          if (!/^[a-z][a-z0-9-]*$/.test(ref.bind)) problems.push(`${where} (${e.kind}): bound name ${JSON.stringify(ref.bind)} must be lower-case letters, digits and dashes`);
+          else if ((ROLE_TARGETS as readonly string[]).includes(ref.bind)) problems.push(`${where} (${e.kind}): ${JSON.stringify(ref.bind)} is a role, not a name to bind`);
+          else bound.add(ref.bind);
+        }
+      } else if ('name' in ref && !bound.has(ref.name)) {
+        problems.push(`${where} (${e.kind}): ${v} names no node bound by an earlier event (roles: @leader, @follower, @others; bind with @leader=name)`);
+      }
+      return stand;
+    };
+    // Run-only actions are checked here; in the world-level pass a no-op stands in for them, so that pass still
+    // checks their atMs and every problem keeps its event number.
+    if (e.kind === 'member-add') {
+      if (typeof e.node !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(e.node)) problems.push(`${where} (member-add): node must be a new node id, got ${JSON.stringify(e.node)}`);
+      else if (nodes.includes(e.node) || added.has(e.node)) problems.push(`${where} (member-add): ${e.node} already exists`);
+      else added.add(e.node);
+      worldEvents[i] = { atMs: e.atMs, kind: 'heal' };
+      continue;
+    }
+    if (e.kind === 'member-remove') {
+      const node = visit(e.node, false);
+      if (typeof node !== 'string' || (!nodes.includes(node) && !added.has(node))) problems.push(`${where} (member-remove): node ${JSON.stringify(e.node)} is not a node`);
+      worldEvents[i] = { atMs: e.atMs, kind: 'heal' };
+      continue;
+    }
+    if (e.kind === 'instance-crash') {
+      if (typeof e.instance !== 'number' || !Number.isInteger(e.instance) || e.instance < 0) problems.push(`${where} (instance-crash): instance must be an integer >= 0, got ${JSON.stringify(e.instance)}`);
+      if (e.restartAfterMs !== undefined && !(typeof e.restartAfterMs === 'number' && Number.isFinite(e.restartAfterMs) && e.restartAfterMs >= 0)) {
+        problems.push(`${where} (instance-crash): restartAfterMs must be a finite number >= 0, got ${JSON.stringify(e.restartAfterMs)}`);
+      }
+      worldEvents[i] = { atMs: e.atMs, kind: 'heal' };
+      continue;
+    }
+    // Nodes added by an earlier member-add count as nodes; targets stand in as the first node.
+    const r = { ...(e as Record<string, unknown>) };
+    delete r.when;
+    const known = (v: unknown): unknown => (typeof v === 'string' && added.has(v) ? stand : v);
+    for (const f of ['node', 'from', 'to', 'via']) if (f in r) r[f] = known(visit(r[f], false));
+    for (const f of ['left', 'right']) if (Array.isArray(r[f])) r[f] = (r[f] as unknown[]).map((v) => known(visit(v, true)));
+    if (Array.isArray(r.groups)) r.groups = (r.groups as unknown[]).map((g) => (Array.isArray(g) ? g.map((v) => known(visit(v, true))) : g));
+    worldEvents[i] = r;
+  }
+  problems.push(...validateNemesis(worldEvents, nodes));
+  return problems;
+}
+
+function atOf(e: unknown): number {
+  const at = typeof e === 'object' && e !== null ? (e as { atMs?: unknown }).atMs : undefined;
+  return typeof at === 'number' && Number.isFinite(at) ? at : 0;
 }

@@ -172,8 +172,11 @@ export class NodeProgramError extends Error {
 
 type WorldEvent =
   | { kind: 'boot'; node: number; epoch: number }
-  /** `arrived`: it reached a paused host and waited there; a partition made later cannot take it back. */
-  | { kind: 'deliver'; from: number; to: number; bytes: Uint8Array; fingerprint: number; arrived?: boolean }
+  /**
+   * `sent`: when it left its sender (described for the trace viewer's arrows, not hashed). `arrived`: it reached
+   * a paused host and waited there; a partition made later cannot take it back.
+   */
+  | { kind: 'deliver'; from: number; to: number; bytes: Uint8Array; fingerprint: number; sent: number; arrived?: boolean }
   | { kind: 'timer'; node: number; epoch: number; timerId: number; tag: TimerTag }
   | { kind: 'synced'; node: number; epoch: number; syncId: number }
   | { kind: 'input'; node: number; input: unknown }
@@ -538,7 +541,7 @@ export class World<S, M, I = never, O = never> {
     for (let i = 0; i < copies; i++) {
       // A duplicate gets its own bytes: a decoder may hand out views into them, and two deliveries must not alias.
       const copy = i === 0 ? bytes : bytes.slice();
-      this.scheduler.schedule(this.planned[i]!, { kind: 'deliver', from, to, bytes: copy, fingerprint });
+      this.scheduler.schedule(this.planned[i]!, { kind: 'deliver', from, to, bytes: copy, fingerprint, sent: this.now });
     }
   }
 
@@ -802,7 +805,7 @@ export class World<S, M, I = never, O = never> {
     const id = (i: number): string => this.network.idOf(i);
     switch (event.kind) {
       case 'deliver':
-        return `deliver ${id(event.from)}->${id(event.to)} ${event.bytes.length}B #${event.fingerprint.toString(16)}`;
+        return `deliver ${id(event.from)}->${id(event.to)} ${event.bytes.length}B #${event.fingerprint.toString(16)} sent=${event.sent}`;
       case 'timer':
         return `timer ${id(event.node)} ${String(event.tag)} (id ${event.timerId})`;
       case 'synced':

@@ -46,7 +46,7 @@ describe('raftsim scenarios and run', () => {
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout) as { seed: number; ok: boolean; asExpected: boolean; verdicts: Array<{ checker: string; ok: boolean }> };
     expect(summary).toMatchObject({ seed: 3, ok: true, asExpected: true });
-    expect(summary.verdicts.map((v) => v.checker)).toEqual(['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order']);
+    expect(summary.verdicts.map((v) => v.checker)).toEqual(['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order', 'invariants']);
   });
 });
 
@@ -78,6 +78,27 @@ describe('raftsim run --trace and replay', () => {
         expect(bad.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
         expect(bad.stderr).toMatch(message);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('raftsim run with a mutant of the Raft core', () => {
+  it('reports the violation and writes a self-contained HTML report of the failing key', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'raftsim-report-'));
+    try {
+      // apply-before-commit: entries reach the store before they are committed (sim/mutants/raft.ts).
+      const r = raftsim(['run', 'quorum-only', '--seed', '2', '--duration', '2s', '--mutant', 'apply-before-commit', '--report', dir]);
+      expect(r.status).toBe(1);
+      expect(r.stdout).toMatch(/^FAIL +linearizability: non-linearizable \(key "\/register"/m);
+      expect(r.stdout).toMatch(/^expected +all checks hold: NO$/m);
+      const file = join(dir, 'raftsim-quorum-only-seed2.html');
+      expect(r.stderr).toContain(`linearizability report written to ${file}`);
+      const html = readFileSync(file, 'utf8');
+      expect(html).toMatch(/^<!doctype html>/i);
+      expect(html).toContain('/register');
+      expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=/i);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -385,7 +385,7 @@ function mutantsCaught(endpointsOf: () => string[]) {
     it(`catches the ${mutant.name} mutant (${label})`, async () => {
       const copy = materialize(mutant, { dirs: MUTANT_DIRS });
       try {
-        const result = await runScenario({ endpoints: endpointsOf(), prefix: uniquePrefix(label), root: copy.dir, stepTimeoutMs: 4_000 });
+        const result = await runScenario({ endpoints: endpointsOf(), prefix: uniquePrefix(label), root: copy.dir });
         expect(result.violations.join('\n')).toMatch(expected);
       } finally {
         copy.remove();

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { meetsExpectation, scenarioNamed, scenarios } from '../../scenarios/index.ts';
@@ -24,6 +24,19 @@ describe('the scenario catalogue', () => {
       expect(() => resolveConfig(s.config), s.name).not.toThrow();
     }
     expect(scenarioNamed('no-such-scenario')).toBeUndefined();
+  });
+
+  it('documents every scenario in docs/SCENARIOS.md under its own heading', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../docs/SCENARIOS.md'), 'utf8');
+    for (const s of scenarios) expect(doc, s.name).toContain(`### \`${s.name}\``);
+  });
+
+  it('runs every scenario with a written schedule in a test of its own', () => {
+    const tests = readdirSync(import.meta.dirname)
+      .filter((f) => f.endsWith('.test.ts'))
+      .map((f) => readFileSync(join(import.meta.dirname, f), 'utf8'))
+      .join('\n');
+    for (const s of scenarios.filter((x) => x.config.nemesis?.kind === 'schedule')) expect(tests, s.name).toContain(`runScenario('${s.name}'`);
   });
 
   it('judges expectations: pass needs every check, violation needs its checker to fail', () => {

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { observeReplica, decodePeerMessage, encodePeerMessage, type PeerMessage } from '../../core/replica/index.ts';
+import { observeReplica } from '../../core/replica/index.ts';
 import { materialize } from '../../sim/mutants/mutate.ts';
 import { raftMutantNamed } from '../../sim/mutants/raft.ts';
 import type { PartialRunConfig } from '../../sim/config.ts';
 import { nemesisSchedule, runSimulation, type SimWorld } from '../../sim/run.ts';
-import { firstDivergence, type MessageCodec } from '../../sim/world/world.ts';
+import { firstDivergence } from '../../sim/world/world.ts';
+import { sequencedCodec } from '../support/wire.ts';
 import { resolveConfig } from '../../sim/config.ts';
 
 /** Partitions, crashes, pauses, clock jumps, lossy and duplicating links: everything on at once. */
@@ -119,40 +120,14 @@ describe('runSimulation: each fault reaches the real replica', () => {
 
   it('links duplicate and reorder messages between replicas', () => {
     // Number every message on its link at send time; the receiving side sees copies and overtakes.
-    const sent = new Map<string, number>();
-    const highest = new Map<string, number>();
-    let duplicates = 0;
-    let reordered = 0;
-    const delivered = new Set<string>();
-    const codec: MessageCodec<PeerMessage> = {
-      encode(m) {
-        const link = `${m.from}>${m.to}`;
-        const seq = (sent.get(link) ?? 0) + 1;
-        sent.set(link, seq);
-        const body = encodePeerMessage(m);
-        const bytes = new Uint8Array(body.length + 4);
-        new DataView(bytes.buffer).setUint32(0, seq);
-        bytes.set(body, 4);
-        return bytes;
-      },
-      decode(bytes) {
-        const seq = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
-        const m = decodePeerMessage(bytes.subarray(4));
-        const link = `${m.from}>${m.to}`;
-        if (delivered.has(`${link}#${seq}`)) duplicates++;
-        delivered.add(`${link}#${seq}`);
-        if (seq < (highest.get(link) ?? 0)) reordered++;
-        highest.set(link, Math.max(seq, highest.get(link) ?? 0));
-        return m;
-      },
-    };
+    const codec = sequencedCodec();
     const r = runSimulation({
       seed: 4,
       codec,
       config: { ...quiet, network: { latency: { kind: 'uniform', minMs: 1, maxMs: 20 }, loss: 0, duplicate: 0.05, reorder: 0.3 } },
     });
-    expect(duplicates).toBeGreaterThan(10);
-    expect(reordered).toBeGreaterThan(10);
+    expect(codec.counts.duplicates).toBeGreaterThan(10);
+    expect(codec.counts.reordered).toBeGreaterThan(10);
     expect(r.ok).toBe(true);
   });
 
@@ -185,7 +160,7 @@ describe('runSimulation: verdicts', () => {
     const r = runSimulation({ seed: 11, config: { durationMs: 6000, workload: { kind: 'register', quorumReads: 1, clients: 6 }, nemesis: { weights: { partition: 3, crash: 2 }, meanGapMs: 1000 } } });
     expect(r.linearizability.verdict).toBe('linearizable');
     expect(r.history.ops.filter((op) => op.outcome === 'ok' && op.input.f === 'get').length).toBeGreaterThan(50);
-    expect(r.verdicts.map((v) => v.checker)).toEqual(['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order']);
+    expect(r.verdicts.map((v) => v.checker)).toEqual(['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order', 'invariants']);
     expect(r.ok).toBe(true);
     expect(r.summary.leaderChanges).toBeGreaterThan(0);
   });
@@ -197,6 +172,42 @@ describe('runSimulation: verdicts', () => {
     expect(r.watches.length).toBeGreaterThan(10);
     expect(r.observations.acked.length).toBeGreaterThan(100);
     expect(r.history.ops.some((op) => op.input.f === 'update' && (op.input as { ttl?: number }).ttl === 3)).toBe(true);
+  });
+
+  // Found by test/sim/properties: with no think time, a default read answered at once by the member was
+  // re-issued at the same instant forever (the event queue overflowed at t=18 ms).
+  it('zero think time with locally answered reads still moves virtual time forward', () => {
+    const r = runSimulation({ seed: 1, config: { nodes: 3, durationMs: 2000, settleMs: 500, nemesis: { kind: 'none' }, workload: { kind: 'mixed', clients: 1, thinkMs: 0, quorumReads: 0, instances: 1, watchers: 0 } } });
+    expect(r.summary.simulatedMs).toBe(2500);
+    expect(r.summary.operations.total).toBeGreaterThan(100);
+    expect(r.summary.operations.total).toBeLessThan(10_000);
+    expect(r.ok).toBe(true);
+  });
+
+  // Found by test/sim/properties (checkers-hold): with slow disks a producer's POST took over a second, a
+  // consumer listed and claimed the new key before the producer heard back, and the claim was left out of the
+  // history while later claims of the same key were kept; the model then saw those fail on a key nobody deleted.
+  it('a queue key claimed before its producer hears back keeps its whole history', () => {
+    const r = runSimulation({
+      seed: 1236033298,
+      config: {
+        nodes: 5,
+        durationMs: 2000,
+        settleMs: 2000,
+        raft: { preVote: false, electionTimeoutMs: 300, heartbeatIntervalMs: 50 },
+        disk: { syncLatency: { kind: 'uniform', minMs: 30, maxMs: 150 } },
+        nemesis: { kind: 'none' },
+        workload: { kind: 'queue', clients: 6, watchers: 0, instances: 0 },
+      },
+    });
+    const ops = r.history.ops;
+    const claimedEarly = ops.filter((claim) => {
+      const create = ops.find((op) => op.key === claim.key && op.input.f === 'create');
+      return claim.input.f === 'cad' && claim.outcome === 'ok' && create !== undefined && claim.call < create.ret && !('error' in (claim.output ?? {}));
+    });
+    expect(claimedEarly.length).toBeGreaterThan(0);
+    expect(r.verdicts.find((v) => v.checker === 'linearizability')!.ok).toBe(true);
+    expect(r.ok).toBe(true);
   });
 
   // Found by searching seeds 1..40 of this config (3 members, slow disks, elections racing crashes): seed 14
@@ -233,5 +244,22 @@ describe('runSimulation: verdicts', () => {
     } finally {
       copy.remove();
     }
+  });
+});
+
+describe('runSimulation: a member that trips its own invariant checks', () => {
+  it('ends the run there with an invariants verdict (not a crash), and the trace of it replays identically', async () => {
+    const { recordTrace, replayTrace } = await import('../../sim/trace/record.ts');
+    const { scenarioNamed } = await import('../../scenarios/index.ts');
+    const scenario = scenarioNamed('majority-partition')!;
+    // quorum-too-small: a leader counts a minority as a quorum, so the majority side overwrites committed entries.
+    const { trace, result } = await recordTrace({ scenario: scenario.name, seed: 1, config: scenario.config, expect: scenario.expect, mutant: 'quorum-too-small' });
+    const invariants = result.verdicts.find((v) => v.checker === 'invariants')!;
+    expect(invariants.ok).toBe(false);
+    expect(invariants.summary).toMatch(/the run stopped at t=\d+ ms: node n\d .*truncating committed entry/);
+    expect(result.summary.simulatedMs).toBeLessThan(resolveConfig(scenario.config).durationMs);
+    const replay = await replayTrace(trace);
+    expect(replay.divergence).toBeNull();
+    expect(replay.result!.verdicts.find((v) => v.checker === 'invariants')!.summary).toBe(invariants.summary);
   });
 });

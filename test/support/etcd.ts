@@ -2,12 +2,14 @@
 // Everything listens on 127.0.0.1 only, on ports the kernel hands out, with a fresh data directory that is
 // removed on stop, so runs never see each other's keys. The v2 API is switched on because etcd 3.4 serves
 // it only when asked (`--enable-v2=true`).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { etcdVersion, findEtcdBinary, freeLoopbackPort } from '../../net/cluster.ts';
+
+export { etcdVersion, findEtcdBinary, freeLoopbackPort };
 
 export interface EtcdServer {
   /** `http://127.0.0.1:<port>`, without a trailing slash. */
@@ -38,56 +40,7 @@ export interface StartEtcdOptions {
 }
 
 const LOOPBACK = '127.0.0.1';
-const KNOWN_LOCATIONS = ['/usr/bin/etcd', '/usr/local/bin/etcd', '/usr/sbin/etcd'];
 const STOP_GRACE_MS = 5_000;
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The etcd binary to use: `$ETCD_BIN` if set (and then it must exist), else the first `etcd` on PATH, else a
- * few usual install locations. Returns null when there is none, so callers can skip rather than crash.
- */
-export function findEtcdBinary(env: NodeJS.ProcessEnv = process.env): string | null {
-  const explicit = env.ETCD_BIN;
-  if (explicit !== undefined && explicit !== '') {
-    if (!isExecutable(explicit)) throw new Error(`ETCD_BIN=${explicit} is not an executable file`);
-    return explicit;
-  }
-  const onPath = (env.PATH ?? '').split(delimiter).filter((d) => d !== '').map((d) => join(d, 'etcd'));
-  return [...onPath, ...KNOWN_LOCATIONS].find(isExecutable) ?? null;
-}
-
-/** First line of `etcd --version` (the fixture records it verbatim). */
-export function etcdVersion(bin: string): string {
-  const out = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 10_000 });
-  if (out.error !== undefined || out.status !== 0) {
-    throw new Error(`cannot run ${bin} --version: ${out.error?.message ?? out.stderr.trim()}`);
-  }
-  const first = out.stdout.split('\n')[0]?.trim() ?? '';
-  if (!first.startsWith('etcd Version:')) throw new Error(`unexpected output of ${bin} --version: ${first}`);
-  return first;
-}
-
-/** A loopback port that was free a moment ago; the caller retries if another process grabs it first. */
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolvePort(port) : reject(new Error('no port assigned'))));
-    });
-  });
-}
 
 /** GET on loopback returning status and body, or null when nothing answers (yet). Bounded by `timeoutMs`. */
 function probe(url: string, timeoutMs: number): Promise<{ status: number; body: string } | null> {

@@ -415,6 +415,19 @@ describe('flow control', () => {
     expect(cluster.node('2').state.commit).toBe(12);
   });
 
+  it('a proposal may carry up to maxEntryBytes (default maxBytesPerMessage); a larger entry travels alone', () => {
+    const strict = elected({ maxBytesPerMessage: 10 });
+    expect(strict.step('1', { type: 'propose', payloads: [new Uint8Array(11)] }).rejected).toMatchObject([{ reason: 'entry-too-large' }]);
+    const roomy = elected({ maxBytesPerMessage: 10, maxEntryBytes: 100 });
+    expect(roomy.step('1', { type: 'propose', payloads: [new Uint8Array(101)] }).rejected).toMatchObject([{ reason: 'entry-too-large' }]);
+    roomy.propose('1', 'x'.repeat(100));
+    roomy.run(300, 50);
+    const carrying = roomy.delivered.filter((m): m is Extract<Message, { type: 'append' }> => m.type === 'append' && m.entries.some((e) => e.data.length === 100));
+    expect(carrying.length).toBeGreaterThan(0);
+    for (const m of carrying) expect(m.entries).toHaveLength(1);
+    expect(roomy.node('2').state.commit).toBe(roomy.node('1').state.commit);
+  });
+
   it('a follower in probe state gets one append at a time', () => {
     const cluster = elected();
     const leader = cluster.node('1').state;

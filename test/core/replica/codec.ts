@@ -19,6 +19,9 @@ export const validMessages: PeerMessage[] = [
     },
   },
   { type: 'forward', from: 'b', to: 'a', command: { origin: 'b', requestId: 7, floor: 5, op: { kind: 'kv', request: keysRequest('PUT', '/x', { value: 'v', ttlSeconds: 3, prevExist: true }) } } },
+  // A client may send any uint64 prevIndex and any TTL; past 2^53 and past Go's Duration range they arrive as a
+  // rounded index and a wrapped (negative, fractional) TTL, and a follower must still be able to forward them.
+  { type: 'forward', from: 'b', to: 'a', command: { origin: 'b', requestId: 10, floor: 5, op: { kind: 'kv', request: keysRequest('PUT', '/x', { prevIndex: 18446744073709551615, ttlSeconds: -9223372036.709553 }) } } },
   { type: 'forward', from: 'b', to: 'a', command: { origin: 'b', requestId: 8, floor: 8, op: { kind: 'member-add', member: { id: 'd', name: 'n', peerURLs: ['http://127.0.0.1:1'], clientURLs: [] } } } },
   { type: 'forward', from: 'b', to: 'a', command: { origin: 'b', requestId: 9, floor: 8, op: { kind: 'member-remove', memberId: 'd' } } },
   { type: 'forward-refused', from: 'a', to: 'b', requestId: 7, reason: 'not-leader', leaderHint: 'c' },
@@ -37,7 +40,7 @@ export const invalidMessages: Array<{ name: string; bytes: Uint8Array; error: Re
   {
     name: 'bad prevIndex',
     bytes: encode({ ...validMessages[1], command: { origin: 'b', requestId: 7, floor: 5, op: { kind: 'kv', request: { ...keysRequest('PUT', '/x'), prevIndex: 'x' } } } }),
-    error: /^codec: peer\.command\.op\.request\.prevIndex: expected a non-negative integer, got string "x"$/,
+    error: /^codec: peer\.command\.op\.request\.prevIndex: expected an unsigned 64-bit integer, got string "x"$/,
   },
   { name: 'empty sender', bytes: encode({ type: 'forward-refused', from: '', to: 'b', requestId: 1, reason: 'not-leader', leaderHint: null }), error: /^codec: peer\.from: expected a node id/ },
   {

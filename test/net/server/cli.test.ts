@@ -51,7 +51,12 @@ describe('serve configuration', () => {
     [['--initial-cluster=default=http://localhost:9999'], {}, /--initial-advertise-peer-urls/],
     [['--heartbeat-interval=abc'], {}, /whole number/],
     [['--election-timeout=100', '--heartbeat-interval=100'], {}, /at least 5 times/],
-    [['--discovery=https://discovery.etcd.io/x'], {}, /--discovery is not supported/],
+    [['--discovery=https://discovery.etcd.io/x'], {}, /--discovery: .* uses https, only http is supported/],
+    [['--discovery=not a url'], {}, /--discovery: 'not a url' is not a URL/],
+    [['--discovery=http://127.0.0.1:2379'], {}, /--discovery: .* has no path/],
+    [['--discovery=http://127.0.0.1:2379/v2/keys/t?x=1'], {}, /must not have a query/],
+    [['--discovery=http://127.0.0.1:2379/registry/t'], {}, /path starts with \/v2\/keys\//],
+    [['--discovery=http://127.0.0.1:2379/v2/keys/t', '--initial-cluster=default=http://localhost:2380'], {}, /multiple discovery or bootstrap flags/],
     [[], { ETCD_INITIAL_CLUSTER_STATE: 'sideways' }, /must be new or existing/],
     [['--enable-v2=false'], {}, /only serves the v2 API/],
   ];

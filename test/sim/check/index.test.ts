@@ -22,7 +22,7 @@ describe('checkRun', () => {
     const v = checkRun(run());
     expect(v.ok).toBe(true);
     expect(v.linearizability.verdict).toBe('linearizable');
-    expect(v.others.map((r) => r.checker)).toEqual(['raft-safety', 'ttl']);
+    expect(v.others.map((r) => r.checker)).toEqual(['raft-safety', 'acked-writes', 'ttl']);
     expect(v.explanations).toEqual([]);
   });
 

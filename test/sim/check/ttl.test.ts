@@ -34,6 +34,15 @@ const planted = {
     const ops = [write, op(1, { f: 'set', value: 'v', ttl: 2 }, { index: 9 }, 1500, 1510), op(2, { f: 'get' }, { error: 100, index: 9 }, 3000, 3010)];
     return c.checkTtl(ops, options).violations.map((v) => v.property);
   },
+  /** A service instance that died after registering: the store never expires its key, and nobody reads it. */
+  deadInstanceNeverExpired(c: Checker): string[] {
+    return c.checkTtl([write], { ...options, observedUntilMs: 10_000 }).violations.map((v) => v.property);
+  },
+  /** A live instance refreshed at 1500 ms; the store expires it at 2000 ms, before 1500 + 2000 - 100 = 3400 ms. */
+  liveInstanceExpiredByTheStore(c: Checker): string[] {
+    const ops = [write, op(1, { f: 'update', value: 'v', ttl: 2 }, { index: 9 }, 1500, 1510), op(2, { f: 'expire' }, { index: 10 }, 1990, 2000)];
+    return c.checkTtl(ops, { ...options, observedUntilMs: 10_000 }).violations.map((v) => v.property);
+  },
 };
 
 describe('ttl checker', () => {
@@ -70,6 +79,40 @@ describe('ttl checker', () => {
     expect(real.checkTtl(late, { ...options, leaderless: [{ from: 1000, to: 2000 }] }).ok).toBe(true);
     const later = [write, op(1, { f: 'get' }, { value: 'v', index: 5 }, 4200, 4210)];
     expect(real.checkTtl(later, { ...options, leaderless: [{ from: 1000, to: 2000 }] }).ok).toBe(false);
+  });
+
+  it("judges the store's own expirations: a dead instance's key must go by its deadline, a live one not before it is due", () => {
+    expect(planted.deadInstanceNeverExpired(real)).toEqual(['late-expiry']);
+    expect(planted.liveInstanceExpiredByTheStore(real)).toEqual(['early-expiry']);
+    const ttl = { ...options, observedUntilMs: 10_000 };
+    // Expired at 2300 ms: after 0 + 2000 - 100 (not early) and before 2610 (not late).
+    const expired = [write, op(1, { f: 'expire' }, { index: 6 }, 2290, 2300)];
+    expect(real.checkTtl(expired, ttl).violations).toEqual([]);
+    expect(real.checkTtl(expired, ttl).summary).toMatch(/1 expirations not early, 1 abandoned versions expired in time/);
+    // Expired too late, at 2700 ms.
+    const late = [write, op(1, { f: 'expire' }, { index: 6 }, 2690, 2700)];
+    expect(real.checkTtl(late, ttl).violations[0]!.explanation).toBe(
+      'key "/lease": the version op 0 wrote (index 5, ttl 2 s, completed at 10 ms) was left alone but expired only at 2700 ms; it had to be gone by 2610 ms',
+    );
+    // A key written without a TTL is never the store's to expire.
+    const forever = [op(0, { f: 'set', value: 'v' }, { index: 5 }, 0, 10), op(1, { f: 'expire' }, { index: 6 }, 50_000, 50_010)];
+    expect(real.checkTtl(forever, ttl).violations.map((v) => v.explanation)).toEqual([
+      'key "/lease": the store expired it at index 6 (50000..50010 ms) after op 0 (index 5, 0..10 ms), but no version it could have removed had a TTL',
+    ]);
+  });
+
+  it('does not expect an expiration the run did not watch for long enough, or one something else may have made unnecessary', () => {
+    // Deadline 2610 ms: not judged when expirations were recorded only until 2600 ms, nor without observedUntilMs.
+    expect(real.checkTtl([write], { ...options, observedUntilMs: 2600 }).ok).toBe(true);
+    expect(real.checkTtl([write], options).ok).toBe(true);
+    // Rewritten before its deadline: the old version never had to expire.
+    expect(real.checkTtl([write, op(1, { f: 'set', value: 'w' }, { index: 6 }, 2000, 2010)], { ...options, observedUntilMs: 10_000 }).ok).toBe(true);
+    // An indeterminate write may have refreshed it at any time.
+    expect(real.checkTtl([write, op(1, { f: 'update', value: 'v', ttl: 2 }, null, 1000, 3000)], { ...options, observedUntilMs: 10_000 }).ok).toBe(true);
+    // A leaderless period widens the deadline: 2610 + 1000 + 500.
+    const late = [write, op(1, { f: 'expire' }, { index: 6 }, 3990, 4000)];
+    expect(real.checkTtl(late, { ...options, observedUntilMs: 10_000 }).ok).toBe(false);
+    expect(real.checkTtl(late, { ...options, observedUntilMs: 10_000, leaderless: [{ from: 1000, to: 2000 }] }).ok).toBe(true);
   });
 
   it('does not judge a vanished key when something else may have removed it', () => {
@@ -114,6 +157,12 @@ function ttlExecution(plan: Plan): { ops: Op[]; options: real.TtlOptions } {
       nextTick += plan.interval;
     }
   };
+  const finish = (): { ops: Op[]; options: real.TtlOptions } => {
+    // Expirations are recorded for a while after the last operation, so abandoned versions are judged too.
+    const end = now + 10_000;
+    expireUpTo(end);
+    return { ops, options: { expiryTickMs: plan.interval + plan.latency, clockErrorMs: plan.skew, observedUntilMs: end } };
+  };
   for (const p of plan.ops) {
     now += p.gap;
     expireUpTo(now);
@@ -135,7 +184,7 @@ function ttlExecution(plan: Plan): { ops: Op[]; options: real.TtlOptions } {
       ops.push({ id: ops.length, client: ops.length, key, input: { f: 'delete' }, output: { index }, outcome: 'ok', call, ret });
     }
   }
-  return { ops, options: { expiryTickMs: plan.interval + plan.latency, clockErrorMs: plan.skew } };
+  return finish();
 }
 
 describe('ttl checker over generated correct executions', () => {
@@ -148,6 +197,21 @@ describe('ttl checker over generated correct executions', () => {
         return checkLinearizability(etcdModel, ops).verdict === 'linearizable';
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('catches a missing expiration of an abandoned version', () => {
+    fc.assert(
+      fc.property(ttlPlans, (plan) => {
+        const { ops, options } = ttlExecution(plan);
+        // An expiration that is the last change of its key: nothing else can stand in for it.
+        const index = (o: Op): number => (o.output as { index: number }).index;
+        const last = ops.filter((o) => o.input.f === 'expire' && !ops.some((x) => x.key === o.key && x.input.f !== 'get' && index(x) > index(o)));
+        fc.pre(last.length > 0);
+        const dropped = last[0]!;
+        return real.checkTtl(ops.filter((o) => o !== dropped), options).violations.some((v) => v.property === 'late-expiry');
+      }),
+      { numRuns: 300, seed: 7 },
     );
   });
 
@@ -191,6 +255,33 @@ mutants.push({
   },
   caughtBy: (c) => fc.check(fc.property(ttlPlans, (plan) => { const { ops, options } = ttlExecution(plan); return c.checkTtl(ops, options).ok; }), { numRuns: 300, seed: 42 }).failed,
 });
+
+mutants.push(
+  {
+    mutant: {
+      name: 'missing-expiry-not-judged',
+      description: 'a version left to expire is never required to be expired',
+      edits: [{ file: FILE, find: 'if (ex === undefined || ex.ret > deadline) {', replace: 'if (ex !== undefined && ex.ret > deadline) {' }],
+    },
+    caughtBy: (c) => !planted.deadInstanceNeverExpired(c).includes('late-expiry'),
+  },
+  {
+    mutant: {
+      name: 'store-expiry-judged-by-the-first-write',
+      description: "the store's expiration is judged against the key's first write, not the last one before it, so a refresh is missed",
+      edits: [{ file: FILE, find: 'const write = byIndex[w];', replace: 'const write = byIndex[0];' }],
+    },
+    caughtBy: (c) => !planted.liveInstanceExpiredByTheStore(c).includes('early-expiry'),
+  },
+  {
+    mutant: {
+      name: 'abandoned-ignores-rewrite',
+      description: 'a version rewritten before its deadline is still required to expire',
+      edits: [{ file: FILE, find: 'if (next !== undefined && next.call <= deadline) return;', replace: '' }],
+    },
+    caughtBy: (c) => fc.check(fc.property(ttlPlans, (plan) => { const { ops, options } = ttlExecution(plan); return c.checkTtl(ops, options).ok; }), { numRuns: 300, seed: 42 }).failed,
+  },
+);
 
 describe('mutants of the ttl checker are caught', () => {
   for (const { mutant, caughtBy } of mutants) {

@@ -85,7 +85,7 @@ describe('reading', () => {
       [pack({ ...header, version: 99 }), /trace version 1, the file is version 99/],
       [pack({ ...header, seed: -1 }), /header.seed/],
       [pack({ ...header, config: { ...trace.header.config, nodes: 0 } }), /header.config: nodes/],
-      [pack({ ...header, config: { ...trace.header.config, nemesis: { ...trace.header.config.nemesis, events: [{ atMs: 1, kind: 'crash', node: 'n9' }] } } }), /header.config: nemesis event #0/],
+      [pack({ ...header, config: { ...trace.header.config, nemesis: { ...trace.header.config.nemesis, events: [{ atMs: 1, kind: 'crash', node: 'n9' }] } } }), /header.config: nemesis.events: nemesis event #0/],
       [pack({ ...header, expect: { kind: 'maybe' } }), /header.expect/],
       [pack(header), /truncated: 0 events and no end record/],
       [pack(header, { type: 'events', from: 5, times: new Uint8Array(), hashes: new Uint8Array(), texts: [] }), /expected event 0, got 5/],

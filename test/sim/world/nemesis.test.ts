@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { generateNemesis, validateNemesis, describeNemesis, type NemesisEvent } from '../../../sim/world/nemesis.ts';
+import { generateNemesis, validateNemesis, validateRunNemesis, describeNemesis, describeRunNemesis, needsRun, parseNodeRef, type NemesisEvent, type RunNemesisEvent } from '../../../sim/world/nemesis.ts';
 import { RandomStreams } from '../../../sim/world/random.ts';
 
 const nodes = ['n1', 'n2', 'n3', 'n4', 'n5'];
@@ -112,6 +112,92 @@ describe('nemesis validation of arbitrary input', () => {
         for (const p of problems) expect(p).not.toContain('\n');
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('run schedules: targets, bound names and run-only actions', () => {
+  it('parses node references', () => {
+    expect(parseNodeRef('n3')).toEqual({ id: 'n3' });
+    expect(parseNodeRef('@leader')).toEqual({ role: 'leader' });
+    expect(parseNodeRef('@follower=laggard')).toEqual({ role: 'follower', bind: 'laggard' });
+    expect(parseNodeRef('@laggard')).toEqual({ name: 'laggard' });
+  });
+
+  it('accepts targets, names bound earlier, and membership and instance actions; knows which schedules need a run', () => {
+    const events: RunNemesisEvent[] = [
+      { atMs: 1000, kind: 'split', groups: [['@leader=old', '@follower'], ['@others']] },
+      { atMs: 1500, kind: 'one-way', from: '@others', to: '@old' },
+      { atMs: 2000, kind: 'member-add', node: 'n6' },
+      { atMs: 2500, kind: 'crash', node: 'n6', restartAfterMs: 10 },
+      { atMs: 3000, kind: 'member-remove', node: '@old' },
+      { atMs: 3500, when: 'uncommitted', kind: 'crash', node: '@leader' },
+      { atMs: 4000, kind: 'instance-crash', instance: 2, restartAfterMs: 500 },
+      { atMs: 4500, kind: 'heal' },
+    ];
+    expect(validateRunNemesis(events, nodes)).toEqual([]);
+    expect(needsRun(events)).toBe(true);
+    expect(needsRun([{ atMs: 1, kind: 'isolate', node: 'n1' }, { atMs: 2, kind: 'heal' }])).toBe(false);
+    expect(events.map((e) => describeRunNemesis(e))).toEqual([
+      'split [@leader=old,@follower] | [@others]',
+      'cut @others->@old',
+      'member-add n6',
+      'crash n6 (restart after 10ms)',
+      'member-remove @old',
+      'crash @leader when uncommitted',
+      'instance-crash 2 (restart after 500ms)',
+      'heal',
+    ]);
+  });
+
+  it('a schedule with mistakes gets one line per problem', () => {
+    expect(
+      validateRunNemesis(
+        [
+          { atMs: 10, kind: 'isolate', node: '@old' },
+          { atMs: 20, kind: 'isolate', node: '@others' },
+          { atMs: 30, kind: 'crash', node: '@leader=leader' },
+          { atMs: 40, kind: 'pause', node: '@follower=Bad Name' },
+          { atMs: 50, kind: 'member-add', node: 'n2' },
+          { atMs: 60, kind: 'member-remove', node: 'n9' },
+          { atMs: 70, kind: 'instance-crash', instance: -1, restartAfterMs: 'soon' },
+          { atMs: 80, when: 'later', kind: 'crash', node: 'n1' },
+          { atMs: 90, kind: 'crash', node: 'n7' },
+        ],
+        nodes,
+      ),
+    ).toEqual([
+      'nemesis event #0 (isolate): @old names no node bound by an earlier event (roles: @leader, @follower, @others; bind with @leader=name)',
+      'nemesis event #1 (isolate): @others names several nodes; use it in a node list or a one-way cut',
+      'nemesis event #2 (crash): "leader" is a role, not a name to bind',
+      'nemesis event #3 (pause): bound name "Bad Name" must be lower-case letters, digits and dashes',
+      'nemesis event #4 (member-add): n2 already exists',
+      'nemesis event #5 (member-remove): node "n9" is not a node',
+      'nemesis event #6 (instance-crash): instance must be an integer >= 0, got -1',
+      'nemesis event #6 (instance-crash): restartAfterMs must be a finite number >= 0, got "soon"',
+      "nemesis event #7: when must be 'uncommitted', got \"later\"",
+      'nemesis event #8 (crash): node "n7" is not a node',
+    ]);
+    // The world itself refuses targets with a pointer to what resolves them.
+    expect(validateNemesis([{ atMs: 1, kind: 'isolate', node: '@leader' }], nodes)).toEqual([
+      'nemesis event #0 (isolate): node "@leader" is a target, which only a run resolves (sim/run.ts); the world takes node ids',
+    ]);
+  });
+
+  it('never throws on arbitrary input, and every problem is one line (property)', () => {
+    const ref = fc.oneof(fc.constantFrom(...nodes, '@leader', '@follower=x', '@x', '@others', '@', '@=', '*'), fc.anything());
+    const eventish = fc.oneof(
+      fc.anything(),
+      fc.record(
+        { atMs: fc.oneof(fc.double(), fc.anything()), when: fc.anything(), kind: fc.constantFrom('crash', 'split', 'bridge', 'one-way', 'member-add', 'member-remove', 'instance-crash', 'nope'), node: ref, groups: fc.oneof(fc.array(fc.array(ref)), fc.anything()), left: fc.oneof(fc.array(ref), fc.anything()), right: fc.anything(), via: ref, from: ref, to: ref, instance: fc.anything(), restartAfterMs: fc.anything() },
+        { requiredKeys: ['kind'] },
+      ),
+    );
+    fc.assert(
+      fc.property(fc.array(eventish, { maxLength: 5 }), (events) => {
+        for (const p of validateRunNemesis(events, nodes)) expect(p).not.toContain('\n');
+      }),
+      { numRuns: 300, seed: 5 },
     );
   });
 });
