@@ -117,10 +117,19 @@ export const zoo: readonly ZooBug[] = [
     name: 'vote-sent-before-sync',
     title: 'vote replied before it is durable',
     history:
-      "Raft's Figure 2 requires currentTerm and votedFor on stable storage before answering a RequestVote; a voter that replies first and crashes forgets its vote and can vote again in the same term, the two-leaders-in-a-term bug reported in several implementations (e.g. hazelcast#16643, camunda#5356).",
+      "Raft's Figure 2 requires currentTerm and votedFor on stable storage before answering a RequestVote; a voter that replies first and crashes forgets its vote and can vote again in the same term, the two-leaders-in-a-term outcome that lost votes have caused elsewhere (camunda#5356 dropped a vote once the leader was known).",
     config: CRASHES_RACING_SYNCS,
     caughtBy: 'raft-safety',
     how: 'two leaders in one term (election safety, or the second leader\'s append reaching the first)',
+  },
+  {
+    name: 'vote-twice-in-a-term',
+    title: 'two votes in one term',
+    history:
+      "Figure 2's votedFor allows one vote per term; a voter that grants a second candidate of the same term (hazelcast#16643 cleared a stepping-down leader's own vote; nebula#2405 reset the term it had voted in and voted again) lets two candidates each count a majority.",
+    config: CRASHES_RACING_SYNCS,
+    caughtBy: 'raft-safety',
+    how: 'two leaders in one term (election safety; the members assert when they meet)',
   },
   {
     name: 'replica-sends-before-persist',
@@ -325,6 +334,28 @@ export const zoo: readonly ZooBug[] = [
     caughtBy: 'ttl',
     how: 'a quorum read finds a key gone before its TTL could have run out (early expiry)',
   },
+];
+
+/**
+ * The Raft core's mutants (sim/mutants/raft.ts) that are not zoo bugs, and why no whole simulated run judges them;
+ * the Raft property suite (test/core/raft/mutants.test.ts) catches every one of them.
+ */
+export const notInZoo: ReadonlyArray<{ name: string; why: string }> = [
+  {
+    name: 'conf-change-before-leader-commits',
+    why:
+      "unreachable through the replica: a membership request is committed as an ordinary entry into a replicated queue, and whichever leader proposes a change proposes that queue's head, so two leaders never propose different changes from one configuration (Ongaro's bug needs exactly that); the core's guard is defence in depth, and the property suite, which proposes changes directly, catches its removal",
+  },
+  {
+    name: 'vote-not-persisted',
+    why: 'the vote goes unpersisted only when the voter already knew the term, so losing it needs a refusal and a grant in one term, a crash before the next sync and a third candidate of that term; no catching run found it in hundreds of seeds (vote-sent-before-sync is the zoo\'s vote-persistence bug)',
+  },
+  { name: 'apply-before-durable', why: 'applying a committed entry before the local copy is synced changes nothing a client can see: the entry is committed, so a majority holds it' },
+  { name: 'fixed-election-timeout', why: 'a liveness bug (split votes for ever); whole-run checkers judge safety, not progress' },
+  { name: 'election-jitter-outside-state', why: 'a replay bug of a checkpointed node; whole runs never checkpoint and restore a node mid-run' },
+  { name: 'append-ignores-entry-limit', why: 'one entry more per message than the limit: no safety consequence, a limits property' },
+  { name: 'non-voter-lease-never-expires', why: 'concerns learners and removed voters, which simulated runs do not create' },
+  { name: 'learners-count-toward-commit', why: 'concerns learners, which simulated runs do not create' },
 ];
 
 export function zooBugNamed(name: string): ZooBug | undefined {
