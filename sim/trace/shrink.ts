@@ -6,8 +6,9 @@
 // the target check. The seed never changes, so every candidate is itself a run anyone can replay.
 //
 // Every accepted edit makes some part of the config strictly smaller (fewer fault events, a shorter phase, fewer
-// members, clients or operations), so the search ends; it also stops at its budget of runs or wall time and then
-// returns the smallest run accepted so far.
+// members, clients or operations) or moves a fault earlier on a 100 ms grid, so the search ends; it also stops at
+// its budget of runs or wall time. It returns the smallest failing run it saw (by the size below), which is never
+// bigger than the input.
 //
 // The size a shrink reports (docs/TRACE.md): fault events in the schedule plus client requests sent (operations,
 // their retries, watches and listings). World events are reported too, but even a minimal Raft run has hundreds
@@ -386,15 +387,15 @@ function simplerWorkload(s: Search): boolean {
   return changed;
 }
 
-type CountKnob = 'clients' | 'instances' | 'watchers' | 'keys';
+type CountKnob = 'clients' | 'instances' | 'watchers' | 'keys' | 'pinnedReaders';
 
 /** Which counting knobs a workload kind reads (others change nothing, so shrinking them would waste runs). */
 const KNOBS_OF: Record<WorkloadKind, CountKnob[]> = {
-  register: ['clients'],
-  queue: ['clients'],
-  'multi-key': ['clients', 'watchers', 'keys'],
-  discovery: ['instances', 'watchers'],
-  mixed: ['clients', 'instances', 'watchers', 'keys'],
+  register: ['clients', 'pinnedReaders'],
+  queue: ['clients', 'pinnedReaders'],
+  'multi-key': ['clients', 'watchers', 'keys', 'pinnedReaders'],
+  discovery: ['instances', 'watchers', 'pinnedReaders'],
+  mixed: ['clients', 'instances', 'watchers', 'keys', 'pinnedReaders'],
 };
 
 function fewerClients(s: Search): boolean {
