@@ -125,7 +125,7 @@ interface Accepted {
 
 /**
  * Runs candidates and moves to each one that still fails the target. It also remembers the smallest failing run
- * seen (by size, then world events): a simpler config can make a bigger run (fewer faults, so clients get more
+ * seen (by size, then world events; a tie goes to the later, simpler config): a simpler config can make a bigger run (fewer faults, so clients get more
  * done), so the last accepted run is not always the smallest, and the smallest is what a shrink returns.
  */
 class Search {
@@ -171,7 +171,7 @@ class Search {
     if ((noLarger || this.strict) && size.size > sizeOf(this.best.result).size) return false;
     this.best = { config: candidate, result };
     const smallest = sizeOf(this.smallest.result);
-    if (size.size < smallest.size || (size.size === smallest.size && size.events < smallest.events)) this.smallest = this.best;
+    if (size.size < smallest.size || (size.size === smallest.size && size.events <= smallest.events)) this.smallest = this.best;
     const step = { what, runs: this.runs, size };
     this.steps.push(step);
     this.onStep?.(step);
