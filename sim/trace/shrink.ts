@@ -125,8 +125,9 @@ interface Accepted {
 
 /**
  * Runs candidates and moves to each one that still fails the target. It also remembers the smallest failing run
- * seen (by size, then world events; a tie goes to the later, simpler config): a simpler config can make a bigger run (fewer faults, so clients get more
- * done), so the last accepted run is not always the smallest, and the smallest is what a shrink returns.
+ * seen (by size, then world events; a tie goes to the later, simpler config): a simpler config can make a bigger
+ * run (fewer faults, so clients get more done), so the last accepted run is not always the smallest, and the
+ * smallest is what a shrink returns.
  */
 class Search {
   runs = 0;
