@@ -8,6 +8,7 @@ import type { PartialRunConfig } from '../../../sim/config.ts';
 import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
 import { zooBugNamed, zooConfig } from '../../../sim/mutants/zoo.ts';
 import { decodeTrace, encodeTrace, writeTraceFile, type Trace } from '../../../sim/trace/format.ts';
+import { runSimulation } from '../../../sim/run.ts';
 import { completeConfig, recordTrace, replayTrace } from '../../../sim/trace/record.ts';
 import { faultUnits, NothingToShrink, shrinkTrace, withNodes, type ShrinkResult } from '../../../sim/trace/shrink.ts';
 import { raftsim } from '../../bin/helpers.ts';
@@ -89,6 +90,18 @@ describe('nothing to shrink', () => {
 
   it('refuses a check the run does not fail', async () => {
     await expect(shrinkTrace(failing, { checker: 'watch' })).rejects.toThrow(/does not fail the watch check \(it fails linearizability\)/);
+  });
+});
+
+describe('the per-client operation cap shrinking uses', () => {
+  it('changes nothing unless a client reaches it, and stops each client at it when one does', () => {
+    const config: PartialRunConfig = { ...STALE_READS, durationMs: 1000, nemesis: { kind: 'none' } };
+    const free = runSimulation({ seed: 3, config });
+    const loose = runSimulation({ seed: 3, config: { ...config, workload: { ...config.workload, maxOpsPerClient: free.summary.clients.requests + 1 } } });
+    expect(loose.hash).toBe(free.hash);
+    const capped = runSimulation({ seed: 3, config: { ...config, workload: { ...config.workload, maxOpsPerClient: 2 } } });
+    expect(capped.summary.clients.requests - capped.summary.clients.retries).toBe(2 * capped.summary.clients.workers);
+    expect(capped.summary.clients.requests).toBeLessThan(free.summary.clients.requests);
   });
 });
 
