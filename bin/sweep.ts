@@ -74,12 +74,13 @@ export function formatTable(results: readonly SweepJobResult[]): string {
     rows.set(r.scenario, row);
   }
   const width = Math.max(8, ...[...rows.keys()].map((k) => k.length));
-  const head = `${'scenario'.padEnd(width)}  runs  expected  unexpected  expectation            ops   sim/run  wall/run`;
+  const expectationOf = (name: string): string => describeExpectation(scenarioNamed(name)?.expect ?? { kind: 'pass' });
+  const ew = Math.max(11, ...[...rows.keys()].map((k) => expectationOf(k).length));
+  const head = `${'scenario'.padEnd(width)}  runs  expected  unexpected  ${'expectation'.padEnd(ew)}     ops   sim/run  wall/run`;
   const lines = [head, '-'.repeat(head.length)];
   for (const [name, row] of rows) {
-    const expectation = describeExpectation(scenarioNamed(name)?.expect ?? { kind: 'pass' });
     lines.push(
-      `${name.padEnd(width)}  ${String(row.runs).padStart(4)}  ${String(row.asExpected).padStart(8)}  ${String(row.runs - row.asExpected).padStart(10)}  ${expectation.padEnd(20)}  ${String(row.ops).padStart(6)}  ${(row.simulatedMs / row.runs / 1000).toFixed(1).padStart(6)}s  ${(row.wallMs / row.runs / 1000).toFixed(1).padStart(7)}s`,
+      `${name.padEnd(width)}  ${String(row.runs).padStart(4)}  ${String(row.asExpected).padStart(8)}  ${String(row.runs - row.asExpected).padStart(10)}  ${expectationOf(name).padEnd(ew)}  ${String(row.ops).padStart(6)}  ${(row.simulatedMs / row.runs / 1000).toFixed(1).padStart(6)}s  ${(row.wallMs / row.runs / 1000).toFixed(1).padStart(7)}s`,
     );
   }
   return lines.join('\n');

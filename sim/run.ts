@@ -23,7 +23,7 @@ import {
   type Violation,
   type WatchRecord,
 } from './check/history.ts';
-import { ClientPool, type ClientStats } from './clients/pool.ts';
+import { ClientPool, type ClientStats, type MemberProbe } from './clients/pool.ts';
 import { queueOrderProblems } from './clients/workloads.ts';
 import { nodeIds, resolveConfig, type PartialRunConfig, type RunConfig } from './config.ts';
 import { peerCodec, replicaProgram, type DriverInput, type DriverOutput, type DriverSample, type DriverState } from './driver/replica-program.ts';
@@ -334,7 +334,11 @@ export function runSimulation(options: RunOptions): RunResult {
       else pool!.onRefused(input.token);
     },
   });
-  pool = new ClientPool(world, ids, config, world.streams, config.durationMs);
+  const probe: MemberProbe = (id) => {
+    const replica = world.status(id) === 'running' ? world.state(id)?.replica : undefined;
+    return replica ? { interruptions: world.interruptions(id), appliedIndex: replica.replicated.store.index } : null;
+  };
+  pool = new ClientPool(world, ids, config, world.streams, config.durationMs, probe);
   membership = new MembershipClient(world, endMs);
   const clients = pool;
   const fired = needsRun(schedule)
@@ -405,6 +409,7 @@ export function runSimulation(options: RunOptions): RunResult {
       received: w.received.map(({ event, time }) => ({ ...committedEventOf(event), time })),
     };
     if (w.cleared) r.cleared = w.cleared;
+    if (w.drainedThrough !== undefined) r.drainedThrough = w.drainedThrough;
     return r;
   });
   const watch = checkWatches(committedEvents, watches, { historyCapacity: 1000 });

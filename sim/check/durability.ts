@@ -10,7 +10,7 @@
 // budget. Jepsen mode ends every run with a quorum read of each key after healing the cluster, so every
 // acknowledged write meets at least one read that must see it. Reads without quorum (served locally, possibly
 // stale) are not judged.
-import { resultOf, type CheckResult, type EtcdInput, type EtcdOutput, type Operation, type Violation, ETCD_KEY_NOT_FOUND } from './history.ts';
+import { resultOf, type CheckResult, type EtcdInput, type EtcdOutput, type Operation, type Violation, ETCD_KEY_NOT_FOUND, formatMs } from './history.ts';
 
 type Op = Operation<EtcdInput, EtcdOutput>;
 
@@ -28,7 +28,7 @@ function successIndex(op: Op): number | null {
 
 function describe(op: Op): string {
   const value = 'value' in op.input ? ` ${JSON.stringify(op.input.value)}` : '';
-  return `${op.input.f}${value} (op ${op.id}, index ${successIndex(op)}, acknowledged at ${op.ret} ms)`;
+  return `${op.input.f}${value} (op ${op.id}, index ${successIndex(op)}, acknowledged at ${formatMs(op.ret)} ms)`;
 }
 
 /** Every acknowledged write is seen, or superseded, by each quorum read invoked after its acknowledgement. */
@@ -74,7 +74,7 @@ export function checkAckedWrites(ops: readonly Op[], options: AckedWritesOptions
       if (problem === null) continue;
       violations.push({
         property: 'acked-write-lost',
-        explanation: `key ${JSON.stringify(key)}: quorum get op ${read.id} invoked at ${read.call} ms ${problem}, after ${describe(latest)}`,
+        explanation: `key ${JSON.stringify(key)}: quorum get op ${read.id} invoked at ${formatMs(read.call)} ms ${problem}, after ${describe(latest)}`,
         evidence: [latest.id, read.id],
       });
       if (violations.length >= maxViolations) return resultOf('acked-writes', violations, '');

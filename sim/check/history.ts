@@ -260,3 +260,8 @@ export class HistoryRecorder<I = unknown, O = unknown> {
     return { model: this.model, ops };
   }
 }
+
+/** A virtual time for a one-line explanation: whole milliseconds as they are, others to a tenth. */
+export function formatMs(t: number): string {
+  return Number.isInteger(t) ? String(t) : t.toFixed(1);
+}

@@ -16,6 +16,7 @@ import { etcdModel } from './models/etcd.ts';
 import { kvModel } from './models/kv.ts';
 import { registerModel } from './models/register.ts';
 import { VisitedSet } from './visited.ts';
+import { formatMs } from './history.ts';
 
 export type Verdict = 'linearizable' | 'non-linearizable' | 'unknown';
 
@@ -471,8 +472,8 @@ export function checkLinearizability<S, I, O>(
     const op = ops.find((o) => o.id === f.blocked)!;
     explanation =
       `key ${JSON.stringify(f.key)}: operation ${op.id} (client ${op.client}, ${model.describeOperation(op.input, op.outcome === 'ok' ? op.output : null)}, ` +
-      `${op.call}..${op.ret} ms) cannot be placed after the longest linearizable prefix of ${f.linearized.length} operation(s) ` +
-      `(state then: ${f.states.at(-1) ?? f.initialState}); failing window ${f.windowStart}..${f.windowEnd} ms, ${f.window.length} operation(s)` +
+      `${formatMs(op.call)}..${formatMs(op.ret)} ms) cannot be placed after the longest linearizable prefix of ${f.linearized.length} operation(s) ` +
+      `(state then: ${f.states.at(-1) ?? f.initialState}); failing window ${formatMs(f.windowStart)}..${formatMs(f.windowEnd)} ms, ${f.window.length} operation(s)` +
       (f.essentialReads ? `; the key's writes and ${f.essentialReads.length} read(s) already admit no order: ${f.essentialReads.map((id) => `#${id}`).join(', ')}` : '');
   } else if (unknown.length > 0) {
     explanation = `search budget exhausted on ${unknown.length} key(s), first ${JSON.stringify(unknown[0]!.key)}; no violation found in the rest`;

@@ -16,7 +16,7 @@
 //   Figure 8's bug; it loses data only when a later leader overwrites the entry, which takes a rare schedule,
 //   so the rule is checked where it is broken.
 import { hashString, mixHash } from './model.ts';
-import { resultOf, type CheckResult, type EntryRef, type NodeSample, type RaftObservations, type Violation } from './history.ts';
+import { resultOf, type CheckResult, type EntryRef, type NodeSample, type RaftObservations, type Violation, formatMs } from './history.ts';
 
 interface NodeView {
   /** log[i - 1] is entry i; undefined where unknown (compacted away or never observed). */
@@ -81,7 +81,7 @@ export function checkRaftSafety(observations: RaftObservations, options: RaftSaf
 
   observations.samples.forEach((s, position) => {
     const v = view(s);
-    const at = `node ${s.node} at ${s.time} ms`;
+    const at = `node ${s.node} at ${formatMs(s.time)} ms`;
     if (s.event === 'restart') {
       if (s.commitIndex < v.durableCommit) {
         report('commit-monotonic', `${at} restarted with commit index ${s.commitIndex}, below the ${v.durableCommit} it had persisted`, [position]);
@@ -151,7 +151,7 @@ export function checkRaftSafety(observations: RaftObservations, options: RaftSaf
         } else if (seen.digest !== entry[1]) {
           report(
             'log-matching',
-            `index ${index} term ${entry[0]} holds ${JSON.stringify(entry[1])} on ${at} but ${JSON.stringify(seen.digest)} on node ${seen.node} at ${seen.time} ms`,
+            `index ${index} term ${entry[0]} holds ${JSON.stringify(entry[1])} on ${at} but ${JSON.stringify(seen.digest)} on node ${seen.node} at ${formatMs(seen.time)} ms`,
             [position],
           );
         } else if (!Number.isNaN(seen.chain) && !Number.isNaN(chain) && seen.chain !== chain) {
@@ -169,7 +169,7 @@ export function checkRaftSafety(observations: RaftObservations, options: RaftSaf
     if (s.role === 'leader') {
       const other = leaderOfTerm.get(s.term);
       if (other && other.node !== s.node) {
-        report('election-safety', `term ${s.term} has two leaders: node ${other.node} (at ${other.time} ms) and node ${s.node} (at ${s.time} ms)`, [position]);
+        report('election-safety', `term ${s.term} has two leaders: node ${other.node} (at ${formatMs(other.time)} ms) and node ${s.node} (at ${formatMs(s.time)} ms)`, [position]);
       } else if (!other) leaderOfTerm.set(s.term, { node: s.node, time: s.time });
       if (!v.leaderTerms.has(s.term)) {
         v.leaderTerms.add(s.term);
@@ -185,7 +185,7 @@ export function checkRaftSafety(observations: RaftObservations, options: RaftSaf
             if (c.term < s.term) {
               report(
                 'leader-completeness',
-                `node ${s.node} leads term ${s.term} at ${s.time} ms without the entry (index ${index}, term ${c.term}) committed by node ${c.node} at ${c.time} ms; it has ${describeEntry(index, mine)}`,
+                `node ${s.node} leads term ${s.term} at ${formatMs(s.time)} ms without the entry (index ${index}, term ${c.term}) committed by node ${c.node} at ${formatMs(c.time)} ms; it has ${describeEntry(index, mine)}`,
                 [position],
               );
             }
@@ -220,7 +220,7 @@ export function checkRaftSafety(observations: RaftObservations, options: RaftSaf
       } else if (!sameEntry(entry, c)) {
         report(
           'state-machine-safety',
-          `index ${i} committed as ${describeEntry(i, entry)} on ${at} but as (term ${c.term}, ${JSON.stringify(c.digest)}) on node ${c.node} at ${c.time} ms`,
+          `index ${i} committed as ${describeEntry(i, entry)} on ${at} but as (term ${c.term}, ${JSON.stringify(c.digest)}) on node ${c.node} at ${formatMs(c.time)} ms`,
           [position],
         );
       }
@@ -232,7 +232,7 @@ export function checkRaftSafety(observations: RaftObservations, options: RaftSaf
       else if (known.digest !== s.stateDigest) {
         report(
           'state-machine-safety',
-          `after applying index ${s.applied} ${at} has state ${JSON.stringify(s.stateDigest)} but node ${known.node} had ${JSON.stringify(known.digest)} at ${known.time} ms`,
+          `after applying index ${s.applied} ${at} has state ${JSON.stringify(s.stateDigest)} but node ${known.node} had ${JSON.stringify(known.digest)} at ${formatMs(known.time)} ms`,
           [position],
         );
       }
@@ -249,9 +249,9 @@ export function checkRaftSafety(observations: RaftObservations, options: RaftSaf
   const majority = Math.floor(nodes.size / 2) + 1;
   for (const w of observations.acked) {
     const c = committed.get(w.raftIndex);
-    const what = `write op ${w.op} acknowledged at ${w.time} ms as (index ${w.raftIndex}, term ${w.raftTerm}, ${JSON.stringify(w.digest)})`;
+    const what = `write op ${w.op} acknowledged at ${formatMs(w.time)} ms as (index ${w.raftIndex}, term ${w.raftTerm}, ${JSON.stringify(w.digest)})`;
     if (c && (c.term !== w.raftTerm || c.digest !== w.digest)) {
-      report('acked-write-durable', `${what} was lost: index ${w.raftIndex} was committed as (term ${c.term}, ${JSON.stringify(c.digest)}) by node ${c.node} at ${c.time} ms`, [w.op]);
+      report('acked-write-durable', `${what} was lost: index ${w.raftIndex} was committed as (term ${c.term}, ${JSON.stringify(c.digest)}) by node ${c.node} at ${formatMs(c.time)} ms`, [w.op]);
       continue;
     }
     let holders = 0;

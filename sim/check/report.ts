@@ -4,6 +4,7 @@
 import type { Operation } from './history.ts';
 import type { FailureEvidence } from './linearizability.ts';
 import type { Model } from './model.ts';
+import { formatMs } from './history.ts';
 
 export interface ReportInput<S, I, O> {
   title: string;
@@ -48,7 +49,7 @@ export function renderReport<S, I, O>(input: ReportInput<S, I, O>): string {
         if (essential.has(op.id)) kind += ' essential';
         const label = escapeHtml(model.describeOperation(op.input, output(op)));
         const after = order !== undefined ? ` | state after: ${escapeHtml(failure.states[order]!)}` : '';
-        const tip = `#${op.id} client ${op.client} ${op.outcome} ${op.call}..${op.outcome === 'ok' ? op.ret : '∞'}: ${label}${after}`;
+        const tip = `#${op.id} client ${op.client} ${op.outcome} ${formatMs(op.call)}..${op.outcome === 'ok' ? formatMs(op.ret) : '∞'}: ${label}${after}`;
         return (
           `<div class="bar ${kind}${op.outcome === 'info' ? ' info' : ''}" data-op="${op.id}" title="${tip}" ` +
           `style="left:${left.toFixed(3)}%;width:${Math.max(right - left, 0.4).toFixed(3)}%">` +
@@ -74,7 +75,7 @@ export function renderReport<S, I, O>(input: ReportInput<S, I, O>): string {
     .map((id) => byId.get(id)!)
     .map(
       (op) =>
-        `<tr data-op="${op.id}" class="${op.id === failure.blocked ? 'blocked-row' : ''}"><td>#${op.id}</td><td>${op.client}</td><td>${op.outcome}</td><td>${op.call}..${op.outcome === 'ok' ? op.ret : '∞'}</td><td>${escapeHtml(model.describeOperation(op.input, output(op)))}</td><td>${position.has(op.id) ? `prefix #${position.get(op.id)! + 1}` : ''}${essential.has(op.id) ? ' essential read' : ''}</td></tr>`,
+        `<tr data-op="${op.id}" class="${op.id === failure.blocked ? 'blocked-row' : ''}"><td>#${op.id}</td><td>${op.client}</td><td>${op.outcome}</td><td>${formatMs(op.call)}..${op.outcome === 'ok' ? formatMs(op.ret) : '∞'}</td><td>${escapeHtml(model.describeOperation(op.input, output(op)))}</td><td>${position.has(op.id) ? `prefix #${position.get(op.id)! + 1}` : ''}${essential.has(op.id) ? ' essential read' : ''}</td></tr>`,
     )
     .join('');
   const finalState = failure.states.at(-1) ?? failure.initialState;
@@ -106,7 +107,7 @@ table{border-collapse:collapse;margin:8px 0 20px} td,th{border:1px solid #ddd;pa
 The longest linearizable prefix has ${failure.linearized.length} operation(s) and leaves the state at <code>${escapeHtml(finalState)}</code>.
 Operation <b>#${blocked.id}</b> (client ${blocked.client}, <code>${escapeHtml(model.describeOperation(blocked.input, output(blocked)))}</code>, ${blocked.call}..${blocked.ret})
 must take effect before it returns, and no order of the ${failure.window.length} operation(s) in the failing window ${failure.windowStart}..${failure.windowEnd} lets it.
-${failure.essentialReads ? `<br>Proof in small: the key's writes up to ${failure.windowEnd} and only ${failure.essentialReads.length === 1 ? 'the read' : `the ${failure.essentialReads.length} reads`} ${failure.essentialReads.map((id) => `<b>#${id}</b>`).join(', ')} (outlined in red) already admit no order.` : ''}</div>
+${failure.essentialReads ? `<br>Proof in small: the key's writes up to ${formatMs(failure.windowEnd)} and only ${failure.essentialReads.length === 1 ? 'the read' : `the ${failure.essentialReads.length} reads`} ${failure.essentialReads.map((id) => `<b>#${id}</b>`).join(', ')} (outlined in red) already admit no order.` : ''}</div>
 <div class="legend"><span class="linearized">n = position in the longest linearizable prefix</span><span class="window">in the failing window</span><span class="blocked">could not be placed</span><span class="other">other</span><span class="info">hatched: indeterminate</span><span class="essential">essential read</span></div>
 <div class="axis"><span>${viewStart}</span><span>${((viewStart + viewEnd) / 2).toFixed(1)}</span><span>${viewEnd.toFixed(1)}</span></div>
 <div class="chart"><div class="shade" style="left:calc(90px + (100% - 90px) * ${(windowLeft / 100).toFixed(5)});width:calc((100% - 90px) * ${(windowWidth / 100).toFixed(5)})"></div>

@@ -27,6 +27,7 @@ import {
   type EtcdOutput,
   type Operation,
   type Violation,
+  formatMs,
 } from './history.ts';
 
 export interface TtlOptions {
@@ -130,7 +131,7 @@ export function checkTtl(ops: EtcdOp[], options: TtlOptions): CheckResult {
         if (read.call > deadline) {
           violations.push({
             property: 'expired-read',
-            explanation: `key ${JSON.stringify(key)}: get op ${read.id} invoked at ${read.call} ms returned the version written by op ${write.id} (index ${out.index}, ttl ${ttl / 1000} s, completed at ${write.ret} ms), which had to be gone by ${deadline} ms`,
+            explanation: `key ${JSON.stringify(key)}: get op ${read.id} invoked at ${formatMs(read.call)} ms returned the version written by op ${write.id} (index ${out.index}, ttl ${ttl / 1000} s, completed at ${formatMs(write.ret)} ms), which had to be gone by ${formatMs(deadline)} ms`,
             evidence: [write.id, read.id],
           });
         }
@@ -148,7 +149,7 @@ export function checkTtl(ops: EtcdOp[], options: TtlOptions): CheckResult {
         if (ttl === undefined) {
           violations.push({
             property: 'early-expiry',
-            explanation: `key ${JSON.stringify(key)}: get op ${read.id} (${read.call}..${read.ret} ms) found the key gone, but op ${lastWrite.id} wrote it without a TTL at ${lastWrite.call}..${lastWrite.ret} ms and nothing removed it`,
+            explanation: `key ${JSON.stringify(key)}: get op ${read.id} (${formatMs(read.call)}..${formatMs(read.ret)} ms) found the key gone, but op ${lastWrite.id} wrote it without a TTL at ${formatMs(lastWrite.call)}..${formatMs(lastWrite.ret)} ms and nothing removed it`,
             evidence: [lastWrite.id, read.id],
           });
           continue;
@@ -157,7 +158,7 @@ export function checkTtl(ops: EtcdOp[], options: TtlOptions): CheckResult {
         if (read.ret < earliest) {
           violations.push({
             property: 'early-expiry',
-            explanation: `key ${JSON.stringify(key)}: get op ${read.id} returned at ${read.ret} ms finding the key gone, but op ${lastWrite.id} (re)wrote it at ${lastWrite.call}..${lastWrite.ret} ms with ttl ${ttl / 1000} s, so it could not expire before ${earliest} ms`,
+            explanation: `key ${JSON.stringify(key)}: get op ${read.id} returned at ${formatMs(read.ret)} ms finding the key gone, but op ${lastWrite.id} (re)wrote it at ${formatMs(lastWrite.call)}..${formatMs(lastWrite.ret)} ms with ttl ${ttl / 1000} s, so it could not expire before ${formatMs(earliest)} ms`,
             evidence: [lastWrite.id, read.id],
           });
         }
@@ -190,10 +191,10 @@ function judgeExpirations(key: string, keyOps: EtcdOp[], changes: EtcdOp[], opti
     expirationsJudged++;
     const earliest = write.call + ttl - options.clockErrorMs;
     if (ex.ret < earliest) {
-      const why = ttl === Infinity ? 'no version it could have removed had a TTL' : `it could not be due before ${earliest} ms`;
+      const why = ttl === Infinity ? 'no version it could have removed had a TTL' : `it could not be due before ${formatMs(earliest)} ms`;
       violations.push({
         property: 'early-expiry',
-        explanation: `key ${JSON.stringify(key)}: the store expired it at index ${index(ex)} (${ex.call}..${ex.ret} ms) after op ${write.id} (index ${index(write)}, ${write.call}..${write.ret} ms), but ${why}`,
+        explanation: `key ${JSON.stringify(key)}: the store expired it at index ${index(ex)} (${formatMs(ex.call)}..${formatMs(ex.ret)} ms) after op ${write.id} (index ${index(write)}, ${formatMs(write.call)}..${formatMs(write.ret)} ms), but ${why}`,
         evidence: [write.id, ex.id],
       });
     }
@@ -213,7 +214,7 @@ function judgeExpirations(key: string, keyOps: EtcdOp[], changes: EtcdOp[], opti
       if (ex === undefined || ex.ret > deadline) {
         violations.push({
           property: 'late-expiry',
-          explanation: `key ${JSON.stringify(key)}: the version op ${write.id} wrote (index ${index(write)}, ttl ${ttl / 1000} s, completed at ${write.ret} ms) was left alone but ${ex === undefined ? 'never expired' : `expired only at ${ex.ret} ms`}; it had to be gone by ${deadline} ms`,
+          explanation: `key ${JSON.stringify(key)}: the version op ${write.id} wrote (index ${index(write)}, ttl ${ttl / 1000} s, completed at ${formatMs(write.ret)} ms) was left alone but ${ex === undefined ? 'never expired' : `expired only at ${formatMs(ex.ret)} ms`}; it had to be gone by ${formatMs(deadline)} ms`,
           evidence: ex === undefined ? [write.id] : [write.id, ex.id],
         });
       }

@@ -9,7 +9,7 @@
 // does not filter them), and with `etcdQuirks` the removal of a directory whose name is a mere string prefix
 // of K (deleting /foo answers a history watch on /foobar) and a stream watch on a deleted directory receiving
 // that delete twice in a row.
-import { resultOf, type CheckResult, type CommittedEvent, type Violation, type WatchRecord } from './history.ts';
+import { resultOf, type CheckResult, type CommittedEvent, type Violation, type WatchRecord, formatMs } from './history.ts';
 
 export type { CommittedEvent, ReceivedEvent, WatchRecord } from './history.ts';
 
@@ -112,7 +112,7 @@ export function checkWatches(events: CommittedEvent[], watches: WatchRecord[], o
       if (w.waitIndex >= oldestRetained) {
         violations.push({
           property: 'watch-cleared',
-          explanation: `${who} got 401 at ${w.cleared.time} ms (store index ${w.cleared.index}), but index ${w.waitIndex} is still within the last ${options.historyCapacity} events`,
+          explanation: `${who} got 401 at ${formatMs(w.cleared.time)} ms (store index ${w.cleared.index}), but index ${w.waitIndex} is still within the last ${options.historyCapacity} events`,
         });
       }
       if (w.received.length > 0) violations.push({ property: 'watch-cleared', explanation: `${who} got both events and a 401` });
@@ -130,18 +130,18 @@ export function checkWatches(events: CommittedEvent[], watches: WatchRecord[], o
       if (previous && r.index === previous.index) {
         const quirk = quirks && w.stream && isRemoval(r) && r.key === w.key && j >= 1 && (j < 2 || w.received[j - 2]!.index !== r.index);
         if (quirk) continue;
-        violations.push({ property: 'watch-duplicate', explanation: `${who} received index ${r.index} twice (second at ${r.time} ms)` });
+        violations.push({ property: 'watch-duplicate', explanation: `${who} received index ${r.index} twice (second at ${formatMs(r.time)} ms)` });
         break;
       }
       if (previous && r.index < previous.index) {
-        violations.push({ property: 'watch-order', explanation: `${who} received index ${r.index} at ${r.time} ms after index ${previous.index}` });
+        violations.push({ property: 'watch-order', explanation: `${who} received index ${r.index} at ${formatMs(r.time)} ms after index ${previous.index}` });
         break;
       }
       const truth = committed.get(r.index);
       if (!truth || truth.key !== r.key || truth.action !== r.action || truth.value !== r.value) {
         violations.push({
           property: 'watch-agreement',
-          explanation: `${who} received ${show(r)} at ${r.time} ms but the committed history has ${truth ? show(truth) : 'nothing'} at index ${r.index}`,
+          explanation: `${who} received ${show(r)} at ${formatMs(r.time)} ms but the committed history has ${truth ? show(truth) : 'nothing'} at index ${r.index}`,
         });
         break;
       }
@@ -154,8 +154,8 @@ export function checkWatches(events: CommittedEvent[], watches: WatchRecord[], o
         const late = w.received.slice(j + 1).find((x) => x.index === want.index);
         violations.push(
           late
-            ? { property: 'watch-order', explanation: `${who} received ${show(r)} at ${r.time} ms before ${show(want)} (at ${late.time} ms)` }
-            : { property: 'watch-gap', explanation: `${who} received ${show(r)} at ${r.time} ms without the earlier matching event ${show(want)}` },
+            ? { property: 'watch-order', explanation: `${who} received ${show(r)} at ${formatMs(r.time)} ms before ${show(want)} (at ${formatMs(late.time)} ms)` }
+            : { property: 'watch-gap', explanation: `${who} received ${show(r)} at ${formatMs(r.time)} ms without the earlier matching event ${show(want)}` },
         );
         break;
       }

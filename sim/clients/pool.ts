@@ -41,6 +41,14 @@ export interface ClientWorld {
   at(atMs: number, label: string, fn: () => void): void;
 }
 
+/**
+ * What the simulator can see inside a member and a client cannot: how often its process was interrupted (boots,
+ * crashes, pauses) and the store index it has applied. A watch that met no interruption had every event the
+ * member applied delivered to it at once (replies are outputs of the same step), so a watch that gives up
+ * unanswered tells the watch checker which events it surely should have had. Null when the member is not running.
+ */
+export type MemberProbe = (node: NodeId) => { interruptions: number; appliedIndex: number } | null;
+
 export interface ClientStats {
   /** Requests sent to members: every operation, retry, watch and listing. */
   requests: number;
@@ -67,6 +75,8 @@ interface Attempt {
   /** Retries so far of this planned operation. */
   retry: number;
   historyId: number | null;
+  /** For watches, when the simulator can look inside the member: its interruption count at the request. */
+  interruptionsAtCall?: number;
 }
 
 interface WorkerSlot {
@@ -142,6 +152,7 @@ export class ClientPool {
     streams: RandomStreams,
     /** Workers start nothing new at or after this virtual time. */
     private stopAtMs: number,
+    private readonly probe: MemberProbe | null = null,
   ) {
     const workers = buildWorkers(config, streams, members.length, this.watchLogs, this.listings, this.knownQueueKeys);
     this.slots = workers.map((worker, i) => ({ worker, member: worker.pinnedMember ?? i % members.length, rng: streams.stream(`client/${i}/member`), life: 0, down: false, started: 0 }));
@@ -215,6 +226,10 @@ export class ClientPool {
       historyId = this.recorder.invoke(worker, op.history.key, op.history.input, now, { member: slot.member });
     }
     const attempt: Attempt = { token, worker, life, op, member: slot.member, call: now, retry, historyId };
+    if (op.request.wait && this.probe !== null) {
+      const seen = this.probe(this.members[slot.member]!);
+      if (seen !== null) attempt.interruptionsAtCall = seen.interruptions;
+    }
     this.pending.set(token, attempt);
     this.stats.requests++;
     if (retry > 0) this.stats.retries++;
@@ -230,7 +245,12 @@ export class ClientPool {
     // Hanging up lets the member drop the request (and its watch) instead of holding it.
     this.world.input(this.members[a.member]!, { kind: 'cancel', token });
     const outcome = a.op.write ? 'info' : 'fail';
-    this.finish(a, { outcome, output: null, event: null, errorCode: null, etcdIndex: 0, timedOut: true }, {}, true);
+    const result: OpResult = { outcome, output: null, event: null, errorCode: null, etcdIndex: 0, timedOut: true };
+    if (a.interruptionsAtCall !== undefined) {
+      const seen = this.probe!(this.members[a.member]!);
+      if (seen !== null && seen.interruptions === a.interruptionsAtCall) result.drainedThrough = seen.appliedIndex;
+    }
+    this.finish(a, result, {}, true);
   }
 
   /** A member answered; returns the acknowledged write it completed, if any (its digest is for the caller). */

@@ -45,6 +45,8 @@ export interface OpResult {
   etcdIndex: number;
   /** The client gave up (timeout) rather than hearing back. */
   timedOut: boolean;
+  /** A watch given up on a member that ran throughout: every matching event up to this store index was due. */
+  drainedThrough?: number;
 }
 
 export interface Worker {
@@ -202,6 +204,7 @@ export interface WatchLog {
   sent: number;
   received: Array<{ event: StoreEvent; time: number }>;
   cleared?: { time: number; index: number };
+  drainedThrough?: number;
 }
 
 /** Follows a prefix: one recursive watch after another, each from just after the last event seen. */
@@ -232,6 +235,10 @@ export function watchWorker(w: WorkloadConfig, watcher: number, prefix: string, 
         logs.push(log);
       } else if (result.outcome === 'ok' && result.errorCode === 100) {
         // The prefix does not exist yet (etcd answers a watch on a missing key at once only when it existed).
+        logs.push(log);
+      } else if (result.drainedThrough !== undefined) {
+        // Nothing came, though the member ran throughout: nothing matching may have been applied meanwhile.
+        log.drainedThrough = result.drainedThrough;
         logs.push(log);
       }
       return result.timedOut ? 0 : 10;

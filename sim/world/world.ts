@@ -426,6 +426,12 @@ export class World<S, M, I = never, O = never> {
     return this.process(node).status;
   }
 
+  /** Boots, crashes and pauses of a process so far: unchanged between two instants means it ran throughout. */
+  interruptions(node: NodeId): number {
+    const p = this.process(node);
+    return p.boots + p.crashes + p.pauses;
+  }
+
   /** The live state of a running or paused process (undefined when crashed): for observers, not for programs. */
   state(node: NodeId): S | undefined {
     return this.process(node).state;

@@ -263,3 +263,16 @@ describe('runSimulation: a member that trips its own invariant checks', () => {
     expect(replay.result!.verdicts.find((v) => v.checker === 'invariants')!.summary).toBe(invariants.summary);
   });
 });
+
+describe('runSimulation: watches that give up unanswered', () => {
+  it('tell the watch checker what they were owed, so a member that silently skips an event is caught', async () => {
+    const { withRunner } = await import('../../sim/trace/record.ts');
+    const { scenarioNamed } = await import('../../scenarios/index.ts');
+    const scenario = scenarioNamed('watch-across-leader-change')!;
+    const healthy = runSimulation({ seed: 4, config: scenario.config });
+    expect(healthy.verdicts.find((v) => v.checker === 'watch')!.ok).toBe(true);
+    // The member's open watches miss the next event after each leader change (sim/mutants/replica.ts).
+    const broken = await withRunner('replica-watch-skips-event-on-leader-change', (run) => run({ seed: 4, config: scenario.config }));
+    expect(broken.verdicts.find((v) => v.checker === 'watch')!.summary).toMatch(/watch-missing: .* drained through index \d+ but never received/);
+  });
+});
