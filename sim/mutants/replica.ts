@@ -66,32 +66,10 @@ export const watchSkipsEventOnLeaderChange: Mutant = {
       replace: '    state.knownLeader = state.raft.leader;\n    for (const w of Object.values(state.watches)) (w as { skipNext?: boolean }).skipNext = true;\n',
     },
     {
-      // The watch remembers whether it is recursive, so a one-shot watch can be put back after the skipped event.
-      file: REPLICA,
-      find: 'key: request.path, stream: request.stream, startIndex: result.startIndex };',
-      replace: 'key: request.path, stream: request.stream, startIndex: result.startIndex, recursive: request.recursive } as never;',
-    },
-    {
-      // A stream watch stays registered in the store; a one-shot watch was dropped when the event fired, so it is
-      // registered again just past the event it skipped and waits for the one after, as if the event never was.
       file: REPLICA,
       find: '    if (w === undefined) continue;\n    reply(state, out, requestId,',
       replace:
-        '    if (w === undefined) continue;\n' +
-        '    const skipping = w as { skipNext?: boolean; recursive?: boolean; watchId: number };\n' +
-        '    if (skipping.skipNext === true) {\n' +
-        '      skipping.skipNext = false;\n' +
-        '      if (!w.stream) {\n' +
-        '        delete state.watchRequests[String(d.watchId)];\n' +
-        '        const again = watch(state.replicated.store, w.key, skipping.recursive === true, false, d.event.node.modifiedIndex + 1);\n' +
-        "        if (again.kind === 'registered') {\n" +
-        '          state.watchRequests[String(again.watchId)] = requestId;\n' +
-        '          skipping.watchId = again.watchId;\n' +
-        '        }\n' +
-        '      }\n' +
-        '      continue;\n' +
-        '    }\n' +
-        '    reply(state, out, requestId,',
+        '    if (w === undefined) continue;\n    if ((w as { skipNext?: boolean }).skipNext === true) {\n      (w as { skipNext?: boolean }).skipNext = false;\n      continue;\n    }\n    reply(state, out, requestId,',
     },
   ],
 };
