@@ -32,6 +32,8 @@ export interface LocalClusterOptions {
   extraArgs?: string[];
   /** Bootstrap through this etcd v2 discovery URL instead of --initial-cluster (the token's size must be set). */
   discovery?: string;
+  /** Extra node flags for every member (e.g. --cpu-prof to profile them; node refuses it in NODE_OPTIONS). */
+  nodeArgs?: string[];
   /** Run members from this entry point (a bin/main.ts, e.g. of a mutated copy) instead of bin/raftsim. */
   entry?: string;
   /** Run this etcd-compatible server binary (e.g. /usr/bin/etcd) with the same flags instead of `raftsim serve`. */
@@ -54,6 +56,9 @@ export interface ClusterMember {
 }
 
 const RAFTSIM_BIN = fileURLToPath(new URL('../bin/raftsim', import.meta.url));
+const RAFTSIM_MAIN = fileURLToPath(new URL('../bin/main.ts', import.meta.url));
+/** The node flags bin/raftsim gives `serve`, for members started without it. */
+const SERVE_NODE_FLAGS = ['--max-semi-space-size=32'];
 const TSX_LOADER = fileURLToPath(new URL('../node_modules/tsx/dist/esm/index.mjs', import.meta.url));
 const STOP_GRACE_MS = 5_000;
 const live = new Set<ChildProcess>();
@@ -202,13 +207,13 @@ export class LocalCluster {
     if (m.process !== null) throw new Error(`${name} is already running`);
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
     const args = ['serve', ...this.argsFor(name)];
-    const { entry, program } = this.options;
+    const { entry, program, nodeArgs } = this.options;
     const child =
       program !== undefined
         ? spawn(program, args.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] })
-        : entry === undefined
+        : entry === undefined && nodeArgs === undefined
           ? spawn(RAFTSIM_BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
-          : spawn(process.execPath, ['--import', TSX_LOADER, entry, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+          : spawn(process.execPath, [...SERVE_NODE_FLAGS, '--import', TSX_LOADER, ...(nodeArgs ?? []), entry ?? RAFTSIM_MAIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     installExitHook();
     m.process = child;

@@ -2,7 +2,7 @@
 // states. Decoding checks the shape of everything, so truncated or corrupt bytes become one clear
 // CodecError ("codec: message.entries[2].term: expected a non-negative integer, got string") and never a
 // half-built object or a crash further in.
-import { decode, encode } from '@msgpack/msgpack';
+import { decode, encode } from './msgpack.ts';
 import type { Entry, HardState, Membership, Message, PersistedState, RaftInput, RaftState, Snapshot } from '../raft/types.ts';
 
 export class CodecError extends Error {

@@ -3,7 +3,7 @@
 // Every operation takes the time it runs at; the store never reads a clock. Operations mutate the store
 // in place (the simulator applies millions of commands); `cloneStore` copies it when a caller needs the
 // old state too.
-import { decode, encode } from '@msgpack/msgpack';
+import { decode, encode } from '../codec/msgpack.ts';
 import { ErrorCode, etcdError } from './errors.ts';
 import { addToHistory, cloneHistory, HISTORY_CAPACITY, newHistory, scanHistory } from './history.ts';
 import { baseName, childPath, isHiddenFrom, parentPath, storePath } from './paths.ts';

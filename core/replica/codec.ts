@@ -1,7 +1,7 @@
 // Peer messages as bytes for the real network. Decoding checks every field, so a corrupt or hostile frame
 // becomes one CodecError line ("codec: peer.command.op.request.prevIndex: expected an unsigned 64-bit integer, got
 // string \"x\"") for the transport to log and drop, never a half-built object reaching `stepReplica`.
-import { decode, encode } from '@msgpack/msgpack';
+import { decode, encode } from '../codec/msgpack.ts';
 import { CodecError, decodeMessage, encodeMessage } from '../codec/index.ts';
 import type { RejectReason } from '../raft/types.ts';
 import type { ForwardedCommand, MemberInfo, PeerMessage } from './types.ts';

@@ -2,7 +2,7 @@
 // client request (forwarding, proposing, exactly-once application, replies, timeouts, reads, watches, TTL
 // expiry, snapshots, membership). Drivers only move bytes and time; every decision about a request is here,
 // so the simulator and the real server cannot disagree.
-import { decode, encode } from '@msgpack/msgpack';
+import { decode, encode } from '../codec/msgpack.ts';
 import { applyCommand, applyRequest, isWatchRequest, isWriteRequest } from '../kv/apply.ts';
 import { ErrorCode, etcdError } from '../kv/errors.ts';
 import { decodeStore, encodeStore, newStore, nextExpiryMs, storeStats, unwatch, watch } from '../kv/store.ts';
@@ -16,6 +16,7 @@ import type {
   ForwardedCommand,
   MemberInfo,
   PeerMessage,
+  PendingRead,
   PendingWrite,
   ReplicaCommand,
   ReplicaInput,
@@ -197,6 +198,9 @@ export function stepReplica(state: ReplicaState, input: ReplicaInput): ReplicaRe
     case 'request':
       onRequest(state, input.id, input.request, out);
       break;
+    case 'requests':
+      onRequests(state, input.requests, out);
+      break;
     case 'cancel':
       onCancel(state, input.id);
       break;
@@ -349,7 +353,39 @@ function onRequest(state: ReplicaState, id: number, request: KeysRequest, out: R
   }
   state.reads[String(id)] = { requestId: id, request, readIndex: null, deadlineMs: deadline(state) };
   state.pendingCount++;
-  stepRaft(state, { type: 'read-index', context: readContext(state, id) }, out);
+  if (batch !== null) batch.reads.push(id);
+  else stepRaft(state, { type: 'read-index', context: readContext(state, id) }, out);
+}
+
+/** What a `requests` batch hands to Raft together when it ends (set only while one is being stepped). */
+interface Batch {
+  proposals: DeferredProposal[];
+  keys: Set<string>;
+  /** The floor its writes carry (computed once: a walk over every pending write). */
+  floor: number | null;
+  /** Ids of its quorum reads, increasing. */
+  reads: number[];
+}
+
+interface DeferredProposal {
+  key: string;
+  payload: Uint8Array;
+  onRefused: (reason: RejectReason) => void;
+}
+
+let batch: Batch | null = null;
+
+function onRequests(state: ReplicaState, requests: Array<{ id: number; request: KeysRequest }>, out: ReplicaReady): void {
+  if (batch !== null) throw new ReplicaInvariantError(`${state.id}: a requests batch inside another`);
+  const current: Batch = { proposals: [], keys: new Set(), floor: null, reads: [] };
+  batch = current;
+  try {
+    for (const { id, request } of requests) onRequest(state, id, request, out);
+  } finally {
+    batch = null;
+  }
+  proposeTogether(state, current.proposals, out);
+  if (current.reads.length > 0) stepRaft(state, { type: 'read-index', context: readContext(state, current.reads) }, out);
 }
 
 function onCancel(state: ReplicaState, id: number): void {
@@ -367,7 +403,8 @@ function acceptWrite(state: ReplicaState, id: number, op: ForwardedCommand['op']
   const w: PendingWrite = { requestId: id, op, phase: 'waiting', deadlineMs: deadline(state), lastSentMs: state.clockMs ?? 0, sentTo: null };
   state.writes[String(id)] = w;
   state.pendingCount++;
-  dispatchWrite(state, w, out);
+  // A batch's later writes have higher ids than every write pending before it: its first floor holds for all.
+  dispatchWrite(state, w, out, batch === null ? writeFloor(state) : (batch.floor ??= writeFloor(state)));
 }
 
 /** The smallest request id still pending here: every lower id is settled and never needs applying. */
@@ -392,16 +429,14 @@ function dispatchWrite(state: ReplicaState, w: PendingWrite, out: ReplicaReady, 
   }
   // A leader that has not read its clock yet has no time to stamp: the first tick dispatches the write.
   if (state.clockMs === null) return;
-  const refusal = propose(state, command, out);
-  if (refusal === null) {
-    w.phase = 'sent';
-    return;
-  }
-  // Refused here and never handed anywhere before: it surely did not take effect.
-  if (w.phase === 'waiting') {
+  const neverHandedOn = w.phase === 'waiting';
+  w.phase = 'sent';
+  propose(state, command, out, (refusal) => {
+    // Refused here and never handed anywhere before: it surely did not take effect.
+    if (!neverHandedOn || state.writes[String(w.requestId)] !== w) return;
     forget(state, 'writes', w.requestId);
     replyError(state, out, w.requestId, 'failed', causeOfRefusal(refusal, state));
-  }
+  });
 }
 
 function causeOfRefusal(reason: RejectReason, state: ReplicaState): string {
@@ -417,19 +452,46 @@ function causeOfRefusal(reason: RejectReason, state: ReplicaState): string {
   }
 }
 
-/** Leader: stamp the command with this member's clock and propose it. Returns Raft's refusal, if any. */
-function propose(state: ReplicaState, command: ForwardedCommand, out: ReplicaReady): RejectReason | null {
+/** Leader: stamp the command with this member's clock and propose it (at the end of a `requests` batch, with
+ * the batch's other writes); `onRefused` hears Raft's refusal, if any. */
+function propose(state: ReplicaState, command: ForwardedCommand, out: ReplicaReady, onRefused: (reason: RejectReason) => void): void {
   if (state.clockMs === null) throw new ReplicaInvariantError(`${state.id}: proposing with no clock reading`);
   syncLeaderBookkeeping(state);
   const key = `${command.origin}/${command.requestId}`;
   // Already in this term's log and on its way: the repeat would only be applied as a no-op duplicate.
-  if (state.proposals[key] !== undefined) return null;
+  if (state.proposals[key] !== undefined) return;
   const payload: ReplicaCommand = { t: 'client', timeMs: state.clockMs, command };
-  const ready = stepRaft(state, { type: 'propose', payloads: [encode(payload)] }, out);
+  const proposal = { key, payload: encode(payload), onRefused };
+  if (batch === null) return proposeNow(state, proposal, out);
+  if (batch.keys.has(key)) return;
+  batch.keys.add(key);
+  batch.proposals.push(proposal);
+}
+
+function proposeNow(state: ReplicaState, proposal: DeferredProposal, out: ReplicaReady): void {
+  const ready = stepRaft(state, { type: 'propose', payloads: [proposal.payload] }, out);
   const refusal = ready.rejected.find((r) => r.input === 'propose');
-  if (refusal !== undefined) return refusal.reason;
-  if (ready.proposed !== null && state.raft.role === 'leader') state.proposals[key] = ready.proposed.firstIndex;
-  return null;
+  if (refusal !== undefined) return proposal.onRefused(refusal.reason);
+  if (ready.proposed !== null && state.raft.role === 'leader') state.proposals[proposal.key] = ready.proposed.firstIndex;
+}
+
+/** A batch's writes as one Raft proposal: consecutive entries, one append per follower. */
+function proposeTogether(state: ReplicaState, proposals: DeferredProposal[], out: ReplicaReady): void {
+  if (proposals.length === 1) proposeNow(state, proposals[0]!, out);
+  if (proposals.length <= 1) return;
+  syncLeaderBookkeeping(state);
+  const ready = stepRaft(state, { type: 'propose', payloads: proposals.map((p) => p.payload) }, out);
+  if (ready.rejected.some((r) => r.input === 'propose')) {
+    // Raft refuses a proposal whole (too many uncommitted bytes, say): one at a time, each gets its own verdict.
+    for (const p of proposals) proposeNow(state, p, out);
+    return;
+  }
+  const placed = ready.proposed;
+  if (placed === null || state.raft.role !== 'leader') return;
+  if (placed.lastIndex - placed.firstIndex + 1 !== proposals.length) {
+    throw new ReplicaInvariantError(`${state.id}: ${proposals.length} payloads proposed, Raft placed ${placed.firstIndex}..${placed.lastIndex}`);
+  }
+  proposals.forEach((p, i) => (state.proposals[p.key] = placed.firstIndex + i));
 }
 
 function onPeerMessage(state: ReplicaState, message: PeerMessage, out: ReplicaReady): void {
@@ -443,13 +505,15 @@ function onPeerMessage(state: ReplicaState, message: PeerMessage, out: ReplicaRe
       // A repeat of a command already applied needs no new log entry; its origin has (or will have) its answer.
       const session = state.replicated.sessions[c.origin];
       if (session !== undefined && seenBefore(session, c.requestId)) return;
-      const refusal = state.raft.role !== 'leader' ? 'not-leader' : state.clockMs === null ? 'leader-not-ready' : propose(state, c, out);
-      if (refusal !== null) {
+      const refuse = (reason: RejectReason): void => {
         out.messages.push({
-          message: { type: 'forward-refused', from: state.id, to: message.from, requestId: c.requestId, reason: refusal, leaderHint: state.raft.leader },
+          message: { type: 'forward-refused', from: state.id, to: message.from, requestId: c.requestId, reason, leaderHint: state.raft.leader },
           afterPersist: false,
         });
-      }
+      };
+      if (state.raft.role !== 'leader') refuse('not-leader');
+      else if (state.clockMs === null) refuse('leader-not-ready');
+      else propose(state, c, out, refuse);
       return;
     }
     case 'forward-refused': {
@@ -521,30 +585,48 @@ function expireRequests(state: ReplicaState, now: number, out: ReplicaReady): vo
 
 // -------------------------------------------------------------------------------------------------- reads
 
-function readContext(state: ReplicaState, id: number): string {
-  return `${state.id}#${id}`;
+/** The ReadIndex context of one read (`m#7`), or of a batch's reads as runs of consecutive ids (`m#7-9,12`). */
+function readContext(state: ReplicaState, ids: number | number[]): string {
+  if (typeof ids === 'number') return `${state.id}#${ids}`;
+  const runs: string[] = [];
+  for (let i = 0; i < ids.length; ) {
+    let j = i;
+    while (j + 1 < ids.length && ids[j + 1] === ids[j]! + 1) j++;
+    runs.push(j === i ? String(ids[i]) : `${ids[i]}-${ids[j]}`);
+    i = j + 1;
+  }
+  return `${state.id}#${runs.join(',')}`;
 }
 
-function readOfContext(state: ReplicaState, context: string): string | null {
+/** The reads still waiting for an index that a context of ours names (another member's context names none). */
+function readsOfContext(state: ReplicaState, context: string): PendingRead[] {
   const prefix = `${state.id}#`;
-  return context.startsWith(prefix) ? context.slice(prefix.length) : null;
+  if (!context.startsWith(prefix)) return [];
+  const reads: PendingRead[] = [];
+  for (const run of context.slice(prefix.length).split(',')) {
+    const dash = run.indexOf('-');
+    const first = Number(dash < 0 ? run : run.slice(0, dash));
+    const last = dash < 0 ? first : Number(run.slice(dash + 1));
+    // Only our own contexts come back, but a damaged one must not make this loop run for ages.
+    if (!Number.isSafeInteger(first) || !Number.isSafeInteger(last) || last - first >= state.options.maxPendingRequests) continue;
+    for (let id = first; id <= last; id++) {
+      const read = state.reads[String(id)];
+      if (read !== undefined && read.readIndex === null) reads.push(read);
+    }
+  }
+  return reads;
 }
 
 function onReadState(state: ReplicaState, rs: ReadState): void {
-  const key = readOfContext(state, rs.context);
-  if (key === null) return;
-  const read = state.reads[key];
-  if (read !== undefined && read.readIndex === null) read.readIndex = rs.index;
+  for (const read of readsOfContext(state, rs.context)) read.readIndex = rs.index;
 }
 
 function onRejection(state: ReplicaState, rejection: Rejection, out: ReplicaReady): void {
   if (rejection.input !== 'read-index' || rejection.context === null) return;
-  const key = readOfContext(state, rejection.context);
-  if (key === null) return;
-  const read = state.reads[key];
-  if (read === undefined || read.readIndex !== null) return;
-  forget(state, 'reads', read.requestId);
-  replyError(state, out, read.requestId, 'failed', state.raft.leader === null ? CAUSE_NO_LEADER : CAUSE_LEADER_CHANGED);
+  for (const read of readsOfContext(state, rejection.context)) {
+    forget(state, 'reads', read.requestId);
+    replyError(state, out, read.requestId, 'failed', state.raft.leader === null ? CAUSE_NO_LEADER : CAUSE_LEADER_CHANGED);
+  }
 }
 
 /** A linearizable read is served from the local store once it has applied the read index. */

@@ -184,6 +184,10 @@ export type ReplicaInput =
   | { type: 'persisted'; index: number; term: number }
   /** A client's keys request; `id` is unique and increasing on this member, across restarts. */
   | { type: 'request'; id: number; request: KeysRequest }
+  /** Client keys requests that arrived together, handled as if each came as a `request` in this order, except
+   * that their writes go to Raft as one proposal and their quorum reads share one ReadIndex round: one append
+   * and one heartbeat round per follower for the lot instead of one each. */
+  | { type: 'requests'; requests: Array<{ id: number; request: KeysRequest }> }
   /** The client went away: its watch (or pending request) is dropped with no reply. */
   | { type: 'cancel'; id: number }
   | { type: 'member-add'; id: number; member: MemberInfo }

@@ -274,13 +274,13 @@ export async function runJepsen(options: JepsenOptions): Promise<JepsenResult> {
     const stats = { ...pool.stats };
 
     // ---- final quorum reads ----
-    const before = pool.recorder.history(world.now);
+    const before = pool.history(world.now);
     // An indeterminate POST gets a placeholder key that nobody can read (see ClientPool).
     const keys = [...new Set(before.ops.map((op) => op.key))].filter((k) => !k.includes('/?')).sort();
     log(`reading ${keys.length} key(s) back with quorum reads`);
     const finalRead = await finalReads(client, world, pool, members.map((m) => m.url), keys, options.workload.timeoutMs);
     if (world.failure !== null) throw world.failure;
-    const history = pool.recorder.history(world.now);
+    const history = pool.history(world.now);
     world.close();
 
     // ---- check ----

@@ -48,13 +48,20 @@ const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Methods': 'POST, GET, OPTIONS, PUT, DELETE',
   'Access-Control-Allow-Origin': '*',
 };
+const canonicalNames = new Map<string, string>();
 
 /** Go's canonical header spelling (X-Etcd-Index), which some clients compare case-sensitively. */
 function canonicalHeader(name: string): string {
-  return name
-    .split('-')
-    .map((part) => part.charAt(0).toUpperCase() + part.slice(1).toLowerCase())
-    .join('-');
+  let canonical = canonicalNames.get(name);
+  if (canonical === undefined) {
+    canonical = name
+      .split('-')
+      .map((part) => part.charAt(0).toUpperCase() + part.slice(1).toLowerCase())
+      .join('-');
+    // Names come from our own renderers, a handful in all; the bound only guards against a future caller.
+    if (canonicalNames.size < 256) canonicalNames.set(name, canonical);
+  }
+  return canonical;
 }
 
 interface SendOptions {
@@ -72,12 +79,13 @@ function send(res: ServerResponse, response: HttpResponse, clusterId: string | n
   if (res.headersSent || res.destroyed) return;
   const { clusterIdOn = 'json', extra = {}, cors = true } = options;
   const headers: Record<string, string> = cors ? { ...CORS_HEADERS } : {};
-  for (const [k, v] of Object.entries({ ...response.headers, ...extra })) headers[canonicalHeader(k)] = v;
+  for (const k in response.headers) headers[canonicalHeader(k)] = response.headers[k]!;
+  for (const k in extra) headers[canonicalHeader(k)] = extra[k]!;
   if (clusterId !== null && (clusterIdOn === 'all' || headers['Content-Type'] === 'application/json')) headers['X-Etcd-Cluster-Id'] = clusterId;
-  const body = Buffer.from(response.body, 'utf8');
-  headers['Content-Length'] = String(body.length);
+  headers['Content-Length'] = String(Buffer.byteLength(response.body, 'utf8'));
   res.writeHead(response.status, headers);
-  res.end(body);
+  // A string body goes out in one write with the headers (node joins them); a Buffer would take a writev.
+  res.end(response.body, 'utf8');
 }
 
 function sendJson(res: ServerResponse, status: number, body: string, clusterId: string | null): void {
@@ -104,7 +112,12 @@ const DRAIN_BYTES = 256 << 10;
  * read on (discarded) for up to DRAIN_BYTES more, so a client still sending gets the reply instead of a reset;
  * `drained` says whether the request ended within that, i.e. whether the connection can be kept.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<Body> {
+const NO_BODY: Body = { ok: true, bytes: Buffer.alloc(0) };
+
+function readBody(req: IncomingMessage, limit: number): Promise<Body> | Body {
+  // Without Content-Length or Transfer-Encoding a request has no body (RFC 9112 6.3): most GETs, answered
+  // without waiting a turn for the stream's end.
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return NO_BODY;
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -181,7 +194,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, member: MemberF
   const q = target.indexOf('?');
   const path = q < 0 ? target : target.slice(0, q);
   const query = q < 0 ? '' : target.slice(q + 1);
-  const body = await readBody(req, limits.maxBodyBytes);
+  const reading = readBody(req, limits.maxBodyBytes);
+  const body = reading instanceof Promise ? await reading : reading;
   if (!body.ok) {
     if (body.reason === 'too-large') refuseLargeBody(res, member.clusterId, body.drained);
     return;

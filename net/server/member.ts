@@ -22,6 +22,8 @@ import {
   type ReplicaReply,
   type ReplicaState,
 } from '../../core/replica/index.ts';
+import { goesThroughLog } from '../../core/kv/apply.ts';
+import type { KeysRequest } from '../../core/kv/types.ts';
 import { persistBatchFromRaft, persistedStateFromWal } from '../storage/raft-storage.ts';
 import { DataDirLockedError, WalCorruptionError, WalOpenError, WriteAheadLog } from '../storage/index.ts';
 import { PeerTransport } from '../transport/index.ts';
@@ -79,6 +81,7 @@ export class EtcdMember {
   private readonly log: (line: string) => void;
   private readonly onFatal: (reason: string, exitCode: number) => void;
   private readonly handlers = new Map<number, ReplyHandler>();
+  private batched: Array<{ id: number; request: KeysRequest }> = [];
   private lastRequestId = 0;
   /** Resolves when every save issued so far is durable; gated messages without their own save wait on it. */
   private lastDurable: Promise<void> = Promise.resolve();
@@ -282,18 +285,46 @@ export class EtcdMember {
     return this.lastRequestId;
   }
 
-  /** Submits a request to the replica; `onReply` gets every reply for it (several for a stream watch). */
+  /**
+   * Submits a request to the replica; `onReply` gets every reply for it (several for a stream watch). While
+   * earlier writes or quorum reads are in progress, new ones wait for the end of this event-loop turn and go to
+   * the replica together, as one `requests` batch: one Raft proposal and one ReadIndex round for all that arrived
+   * meanwhile (group commit; a lone request is not delayed). Everything else (and any batch before it, so ids
+   * reach the replica in order) is stepped at once: callers read its answer right away.
+   */
   submit(makeInput: (id: number) => ReplicaInput, onReply: ReplyHandler): number {
     const id = this.nextRequestId();
     this.handlers.set(id, onReply);
-    this.step(makeInput(id));
+    const input = makeInput(id);
+    if (input.type === 'request' && goesThroughLog(input.request) && (this.batched.length > 0 || this.logWorkInProgress())) {
+      if (this.batched.length === 0) setImmediate(() => this.stepBatch());
+      this.batched.push({ id, request: input.request });
+      return id;
+    }
+    this.stepBatch();
+    this.step(input);
     return id;
+  }
+
+  private logWorkInProgress(): boolean {
+    for (const _ in this.state.writes) return true;
+    for (const _ in this.state.reads) return true;
+    return false;
+  }
+
+  private stepBatch(): void {
+    const requests = this.batched;
+    if (requests.length === 0) return;
+    this.batched = [];
+    this.step(requests.length === 1 ? { type: 'request', ...requests[0]! } : { type: 'requests', requests });
   }
 
   /** The client went away before its last reply. */
   cancel(id: number): void {
     if (!this.handlers.delete(id)) return;
-    this.step({ type: 'cancel', id });
+    const waiting = this.batched.findIndex((r) => r.id === id);
+    if (waiting >= 0) this.batched.splice(waiting, 1);
+    else this.step({ type: 'cancel', id });
   }
 
   /** The open watch registered for request `id`, if the replica registered one. */

@@ -118,6 +118,30 @@ export const sendsBeforePersist: Mutant = {
   ],
 };
 
+export const batchProposesOneByOne: Mutant = {
+  name: 'replica-batch-proposes-one-by-one',
+  description: "a requests batch proposes each write on its own, one append per follower per write, as if it were not a batch",
+  edits: [{ file: REPLICA, find: '  if (batch === null) return proposeNow(state, proposal, out);', replace: '  if (batch === null || batch !== null) return proposeNow(state, proposal, out);' }],
+};
+
+export const batchRefusalDropsWrites: Mutant = {
+  name: 'replica-batch-refusal-drops-writes',
+  description: 'when Raft refuses a batch of writes whole, the writes are not retried one by one: none is proposed or answered',
+  edits: [{ file: REPLICA, find: '    for (const p of proposals) proposeNow(state, p, out);\n', replace: '' }],
+};
+
+export const readIndexServesLaterReads: Mutant = {
+  name: 'replica-read-index-serves-later-reads',
+  description: 'a ReadIndex answer serves every quorum read waiting for an index, including reads that arrived after its round began',
+  edits: [
+    {
+      file: REPLICA,
+      find: '    for (let id = first; id <= last; id++) {\n      const read = state.reads[String(id)];\n',
+      replace: '    for (const read of Object.values(state.reads)) {\n',
+    },
+  ],
+};
+
 export const replicaMutants: Mutant[] = [
   replyBeforeCommit,
   expiryOnFollowerClock,
@@ -129,4 +153,7 @@ export const replicaMutants: Mutant[] = [
   peerCodecTrustsRequests,
   leaderForgetsItsProposals,
   sendsBeforePersist,
+  batchProposesOneByOne,
+  batchRefusalDropsWrites,
+  readIndexServesLaterReads,
 ];

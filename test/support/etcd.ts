@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { etcdVersion, findEtcdBinary, freeLoopbackPort } from '../../net/cluster.ts';
 
 export { etcdVersion, findEtcdBinary, freeLoopbackPort };
@@ -96,6 +96,39 @@ function installExitHook(): void {
   });
 }
 
+interface EtcdProcess {
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM, then SIGKILL after a grace period; resolves once the process is gone. Idempotent. */
+  kill(): Promise<void>;
+}
+
+function spawnEtcd(bin: string, args: string[]): EtcdProcess {
+  // A clean environment: ETCD_* variables from the host would silently override the flags.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
+  const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  installExitHook();
+  let output = '';
+  const append = (chunk: Buffer) => {
+    // Keep the tail only: a long run must not grow memory without bound.
+    output = (output + chunk.toString('utf8')).slice(-64_000);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.once('exit', () => running.delete(child));
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  return { child, output: () => output, kill };
+}
+
 async function startOnce(bin: string, options: StartEtcdOptions, version: string): Promise<EtcdServer> {
   const name = options.name ?? 'raftsim-test';
   const [clientPort, peerPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
@@ -114,42 +147,37 @@ async function startOnce(bin: string, options: StartEtcdOptions, version: string
     `--enable-v2=${options.enableV2 ?? true}`,
     ...(options.extraArgs ?? []),
   ];
-  // A clean environment: ETCD_* variables from the host would silently override the flags above.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ETCD_')));
-  const child = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
-  installExitHook();
-  let output = '';
-  const append = (chunk: Buffer) => {
-    // Keep the tail only: a long run must not grow memory without bound.
-    output = (output + chunk.toString('utf8')).slice(-64_000);
-  };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.once('exit', () => running.delete(child));
-
+  const etcd = spawnEtcd(bin, args);
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (!stopped) {
       stopped = true;
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-        await exited;
-        clearTimeout(timer);
-      }
+      await etcd.kill();
       rmSync(dataDir, { recursive: true, force: true });
     }
   };
 
   try {
-    await waitReady(clientUrl, child, Date.now() + (options.readyTimeoutMs ?? 20_000), () => output);
+    await waitReady(clientUrl, etcd.child, Date.now() + (options.readyTimeoutMs ?? 20_000), etcd.output);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { clientUrl, clientPort, peerPort, dataDir, version, pid: child.pid ?? -1, log: () => output, stop };
+  return { clientUrl, clientPort, peerPort, dataDir, version, pid: etcd.child.pid ?? -1, log: etcd.output, stop };
+}
+
+/** Runs `start` again (up to 3 times in all) when a port chosen as free was taken in between. */
+async function retryTakenPorts<T>(start: () => Promise<T>): Promise<T> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      lastError = err;
+      if (!/address already in use/i.test(String(err))) break;
+    }
+  }
+  throw lastError instanceof Error ? lastError : new Error(String(lastError));
 }
 
 /**
@@ -161,14 +189,78 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
   const bin = options.bin ?? findEtcdBinary();
   if (bin === null) throw new Error('no etcd binary found (install etcd-server or set ETCD_BIN)');
   const version = etcdVersion(bin);
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      return await startOnce(bin, options, version);
-    } catch (err) {
-      lastError = err;
-      if (!/address already in use/i.test(String(err))) break;
-    }
+  return retryTakenPorts(() => startOnce(bin, options, version));
+}
+
+export interface EtcdCluster {
+  /** One `http://127.0.0.1:<port>` per member, in member order. */
+  clientUrls: string[];
+  /** Parent of the members' data directories. */
+  dataDir: string;
+  version: string;
+  pids: number[];
+  /** Each member's output so far, by name (for failure messages). */
+  log(): string;
+  /** Stops every member (SIGTERM, then SIGKILL after a grace period) and deletes the data. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartEtcdClusterOptions extends Omit<StartEtcdOptions, 'name'> {
+  /** Number of members (default 3). */
+  size?: number;
+  /** Where the cluster's temp data dir goes (default the OS temp dir). */
+  parentDir?: string;
+}
+
+async function startClusterOnce(bin: string, options: StartEtcdClusterOptions, version: string): Promise<EtcdCluster> {
+  const size = options.size ?? 3;
+  const members: { name: string; clientUrl: string; peerUrl: string }[] = [];
+  for (let i = 0; i < size; i++) {
+    const [clientPort, peerPort] = [await freeLoopbackPort(), await freeLoopbackPort()];
+    members.push({ name: `etcd${i + 1}`, clientUrl: `http://${LOOPBACK}:${clientPort}`, peerUrl: `http://${LOOPBACK}:${peerPort}` });
   }
-  throw lastError instanceof Error ? lastError : new Error(String(lastError));
+  const dataDir = mkdtempSync(join(options.parentDir ?? tmpdir(), 'raftsim-etcd-cluster-'));
+  const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+  const processes = members.map((m) =>
+    spawnEtcd(bin, [
+      `--name=${m.name}`,
+      `--data-dir=${join(dataDir, m.name)}`,
+      `--listen-client-urls=${m.clientUrl}`,
+      `--advertise-client-urls=${m.clientUrl}`,
+      `--listen-peer-urls=${m.peerUrl}`,
+      `--initial-advertise-peer-urls=${m.peerUrl}`,
+      `--initial-cluster=${initialCluster}`,
+      '--initial-cluster-state=new',
+      `--initial-cluster-token=${basename(dataDir)}`,
+      `--enable-v2=${options.enableV2 ?? true}`,
+      ...(options.extraArgs ?? []),
+    ]),
+  );
+  const log = () => processes.map((p, i) => `${members[i]!.name}: ${lastLines(p.output(), 5)}`).join('\n');
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await Promise.all(processes.map((p) => p.kill()));
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
+    await Promise.all(processes.map((p, i) => waitReady(members[i]!.clientUrl, p.child, deadline, p.output)));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { clientUrls: members.map((m) => m.clientUrl), dataDir, version, pids: processes.map((p) => p.child.pid ?? -1), log, stop };
+}
+
+/**
+ * Starts a fresh etcd cluster of `size` members on loopback (own data dirs under one temp dir) and resolves
+ * once every member serves with a decided cluster version. Retries a few times when a port was taken.
+ */
+export async function startEtcdCluster(options: StartEtcdClusterOptions = {}): Promise<EtcdCluster> {
+  const bin = options.bin ?? findEtcdBinary();
+  if (bin === null) throw new Error('no etcd binary found (install etcd-server or set ETCD_BIN)');
+  const version = etcdVersion(bin);
+  return retryTakenPorts(() => startClusterOnce(bin, options, version));
 }

@@ -221,6 +221,13 @@ export class ReplicaCluster {
     return id;
   }
 
+  /** Requests that arrive together, stepped as one `requests` batch; their ids in order. */
+  requests(memberId: string, requests: KeysRequest[]): number[] {
+    const batch = requests.map((request) => ({ id: this.nextRequestId++, request }));
+    this.step(memberId, { type: 'requests', requests: batch });
+    return batch.map((r) => r.id);
+  }
+
   replyTo(memberId: string, requestId: number): ReplicaReply | undefined {
     return this.member(memberId).replies.find((r) => r.id === requestId)?.reply;
   }

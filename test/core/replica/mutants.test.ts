@@ -11,7 +11,7 @@ import { loadFixture } from '../api/replay.ts';
 import { invalidMessages, type PeerCodec } from './codec.ts';
 import { replayThroughReplica } from './conformance.ts';
 import { mergeProblem } from './persist-check.ts';
-import { replicaProperty } from './property.ts';
+import { batchedHistoryArbitrary, replicaProperty } from './property.ts';
 import { scenarios } from './scenarios.ts';
 
 // Each killer names the scenario and the complaint it must make, so a mutant dying of an unrelated error counts
@@ -25,6 +25,9 @@ const killers: Array<{ mutant: Mutant; scenario: string; complaint: RegExp; prop
   { mutant: mutants.leaderForgetsItsProposals, scenario: 'forwardProposedOnce', complaint: /log holds the write as client,duplicate/, property: false },
   { mutant: mutants.leaderForgetsItsProposals, scenario: 'oneExpiryInFlight', complaint: /^[2-9] expiry entries in flight/, property: false },
   { mutant: mutants.sendsBeforePersist, scenario: 'acknowledgeAfterPersist', complaint: /^b acknowledged entries it had not persisted$/, property: false },
+  { mutant: mutants.batchProposesOneByOne, scenario: 'batchedRequests', complaint: /^3 appends with entries to b, want 1 for the whole batch$/, property: false },
+  { mutant: mutants.batchRefusalDropsWrites, scenario: 'batchRefusal', complaint: /^the too-large write of a batch: "<no reply>"$/, property: false },
+  { mutant: mutants.readIndexServesLaterReads, scenario: 'batchReadRound', complaint: /^a quorum read invoked after 'new' was acknowledged answered old$/, property: false },
 ];
 
 const fixture = loadFixture();
@@ -87,6 +90,17 @@ describe('replica mutants are killed', () => {
       copy.remove();
     }
   });
+
+  it(`${mutants.replyBeforeCommit.name}: the property over histories with batched requests fails too`, async () => {
+    const copy = materialize(mutants.replyBeforeCommit);
+    try {
+      const module = await copy.import<ReplicaModule>('core/replica/index.ts');
+      const result = fc.check(replicaProperty(module, batchedHistoryArbitrary), { numRuns: 200, seed: 42, endOnFailure: true });
+      expect(result.failed, 'the batched property holds on a broken replica').toBe(true);
+    } finally {
+      copy.remove();
+    }
+  }, 120_000);
 
   for (const { mutant, scenario, complaint, property } of killers) {
     it(`${mutant.name}: ${scenario}${property ? ' and the property fail' : ' fails'}`, async () => {

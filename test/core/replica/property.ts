@@ -27,7 +27,9 @@ export type Action =
   | { kind: 'isolate'; member: number }
   | { kind: 'heal' }
   | { kind: 'sync'; member: number }
-  | { kind: 'membership'; member: number; add: boolean };
+  | { kind: 'membership'; member: number; add: boolean }
+  /** Client requests arriving together at one member, stepped as one `requests` batch. */
+  | { kind: 'batch'; member: number; requests: Array<Extract<Action, { kind: 'write' | 'cas' | 'read' }>> };
 
 const member = fc.integer({ min: 0, max: 2 });
 const key = fc.integer({ min: 0, max: 2 });
@@ -47,6 +49,16 @@ export const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'heal' as const }) },
   { weight: 8, arbitrary: fc.record({ kind: fc.constant('sync' as const), member }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('membership' as const), member, add: fc.boolean() }) },
+);
+
+const writeArbitrary = fc.record({ kind: fc.constant('write' as const), member, key, value, ttl: fc.option(fc.integer({ min: 0, max: 2 })) });
+const casArbitrary = fc.record({ kind: fc.constant('cas' as const), member, key, expect: value, value });
+const readArbitrary = fc.record({ kind: fc.constant('read' as const), member, key, quorum: fc.boolean() });
+
+/** The same actions plus batches of requests (the real server's group commit of writes and quorum reads). */
+export const batchedActionArbitrary: fc.Arbitrary<Action> = fc.oneof(
+  { weight: 6, arbitrary: actionArbitrary },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('batch' as const), member, requests: fc.array(fc.oneof(writeArbitrary, casArbitrary, readArbitrary), { minLength: 2, maxLength: 6 }) }) },
 );
 
 /** Runs one history; returns the first violated expectation, or null. */
@@ -97,19 +109,41 @@ export function runHistory(actions: Action[], module?: ReplicaModule): string | 
     return null;
   };
 
+  type ClientAction = Extract<Action, { kind: 'write' | 'cas' | 'read' }>;
+  const requestOf = (a: ClientAction) =>
+    a.kind === 'write'
+      ? keysRequest('PUT', `/k${a.key}`, { value: String(a.value), ttlSeconds: a.ttl })
+      : a.kind === 'cas'
+        ? keysRequest('PUT', `/k${a.key}`, { value: String(a.value), prevValue: String(a.expect) })
+        : keysRequest('GET', `/k${a.key}`, { quorum: a.quorum });
+  /** Records what the checks below need of a request that was just submitted. */
+  const submitted = (member: string, a: ClientAction, id: number, required: number): void => {
+    if (a.kind !== 'read') {
+      writes.push({ member, id, key: a.key });
+      writeKeys.set(`${member}/${id}`, a.key);
+    } else if (a.quorum) {
+      quorumReads.push({ member, id, required });
+    }
+  };
+
   for (const action of actions) {
     const at = (i: number) => MEMBERS[i]!;
     switch (action.kind) {
       case 'write':
-        write(at(action.member), action.key, keysRequest('PUT', `/k${action.key}`, { value: String(action.value), ttlSeconds: action.ttl }));
-        break;
       case 'cas':
-        write(at(action.member), action.key, keysRequest('PUT', `/k${action.key}`, { value: String(action.value), prevValue: String(action.expect) }));
+        write(at(action.member), action.key, requestOf(action));
         break;
       case 'read': {
         absorbReplies();
-        const id = c.request(at(action.member), keysRequest('GET', `/k${action.key}`, { quorum: action.quorum }));
+        const id = c.request(at(action.member), requestOf(action));
         if (action.quorum) quorumReads.push({ member: at(action.member), id, required: acknowledged[action.key]! });
+        break;
+      }
+      case 'batch': {
+        absorbReplies();
+        const required = action.requests.map((a) => acknowledged[a.key]!);
+        const ids = c.requests(at(action.member), action.requests.map(requestOf));
+        action.requests.forEach((a, i) => submitted(at(action.member), a, ids[i]!, required[i]!));
         break;
       }
       case 'deliver':
@@ -211,8 +245,10 @@ export function runHistory(actions: Action[], module?: ReplicaModule): string | 
 
 export const historyArbitrary = fc.array(actionArbitrary, { minLength: 20, maxLength: 150, size: 'max' });
 
-export function replicaProperty(module?: ReplicaModule) {
-  return fc.property(historyArbitrary, (actions) => {
+export const batchedHistoryArbitrary = fc.array(batchedActionArbitrary, { minLength: 20, maxLength: 150, size: 'max' });
+
+export function replicaProperty(module?: ReplicaModule, histories = historyArbitrary) {
+  return fc.property(histories, (actions) => {
     const broken = runHistory(actions, module);
     if (broken !== null) throw new Error(broken);
   });

@@ -2,7 +2,7 @@
 // each planted mutant (mutants.test.ts): a scenario returns the first broken expectation, or null.
 import { keysRequest } from '../../../core/api/index.ts';
 import type { KeysRequest } from '../../../core/kv/index.ts';
-import type { ReplicaReply } from '../../../core/replica/index.ts';
+import type { PeerMessage, ReplicaReply } from '../../../core/replica/index.ts';
 import { ReplicaCluster, type DriverOptions, type ReplicaModule } from './driver.ts';
 
 export type Scenario = (module?: ReplicaModule) => string | null;
@@ -258,6 +258,82 @@ export const acknowledgeAfterPersist: Scenario = (module) => {
   return late === undefined ? 'b never acknowledged after persisting' : null;
 };
 
+/** Writes and quorum reads that arrive together go to Raft together: one append per follower carries all the
+ * writes, in order, one ReadIndex round serves all the reads, and each request gets its own answer. */
+export const batchedRequests: Scenario = (module) => {
+  const c = cluster(['a', 'b', 'c'], module);
+  c.elect('a');
+  c.await('a', c.request('a', put('/b0', 'old')));
+  c.run(100);
+  const read = () => keysRequest('GET', '/b0', { quorum: true });
+  const ids = c.requests('a', [put('/b1', '1'), read(), put('/b2', '2'), read(), put('/b1', '3'), read()]);
+  for (const follower of ['b', 'c']) {
+    const appends = c.inflight.filter((m) => m.type === 'raft' && m.to === follower && m.message.type === 'append' && m.message.entries.length > 0);
+    if (appends.length !== 1) return `${appends.length} appends with entries to ${follower}, want 1 for the whole batch`;
+    const rounds = c.inflight.filter((m) => m.type === 'raft' && m.to === follower && m.message.type === 'heartbeat' && m.message.context !== null);
+    if (rounds.length !== 1) return `${rounds.length} ReadIndex heartbeats to ${follower}, want 1 for the whole batch`;
+  }
+  const values = ids.map((id) => valueOf(c.await('a', id)));
+  if (values.join(',') !== '1,old,2,old,3,old') return `answers ${values.join(',')}, want 1,old,2,old,3,old`;
+  const prev = c.replyTo('a', ids[4]!);
+  if (prev?.body.type !== 'event' || prev.body.event.prevNode?.value !== '1') return `the second write to /b1 did not follow the first: ${JSON.stringify(prev?.body)}`;
+  const order = c.member('b').applied.filter((e) => e.kind === 'client' && e.origin === 'a' && ids.includes(e.requestId!)).map((e) => e.requestId);
+  if (order.join(',') !== [ids[0], ids[2], ids[4]].join(',')) return `b applied the batch's writes as ${order.join(',')}, want ${[ids[0], ids[2], ids[4]].join(',')}`;
+  return null;
+};
+
+/** Raft refuses a batch's proposal whole when one write is too large: each write then gets its own verdict. */
+export const batchRefusal: Scenario = (module) => {
+  const c = cluster(['a', 'b', 'c'], module, { replica: { raft: { maxBytesPerMessage: 400 } } });
+  c.elect('a');
+  c.run(20);
+  const [small, big, other] = c.requests('a', [put('/s1', '1'), put('/big', 'x'.repeat(1000)), put('/s2', '2')]);
+  const bigReply = c.replyTo('a', big!);
+  if (bigReply?.outcome !== 'failed' || bigReply.body.type !== 'error' || bigReply.body.error.cause !== 'etcdserver: request is too large') {
+    return `the too-large write of a batch: ${JSON.stringify(bigReply ?? '<no reply>')}`;
+  }
+  for (const id of [small!, other!]) {
+    const r = c.await('a', id, 1000);
+    if (r.outcome !== 'ok') return `a write batched with a too-large one: ${JSON.stringify(r)}`;
+  }
+  return null;
+};
+
+/** A ReadIndex round serves only the reads that asked before it began: a quorum read invoked on a follower after
+ * a write was acknowledged waits for a round of its own, even while an older round (with an older index) is out. */
+export const batchReadRound: Scenario = (module) => {
+  const c = cluster(['a', 'b', 'c'], module);
+  c.elect('a');
+  c.await('a', c.request('a', put('/r', 'old')));
+  c.run(100);
+  const read = () => keysRequest('GET', '/r', { quorum: true });
+  const deliverWhere = (pick: (m: PeerMessage) => boolean): void => {
+    for (let i = 0, k = c.inflight.findIndex(pick); i < 1000 && k >= 0; i++, k = c.inflight.findIndex(pick)) c.deliverOne(k);
+  };
+  const replication = (m: PeerMessage) => m.type === 'raft' && ['append', 'append-response', 'snapshot'].includes(m.message.type);
+  // Round 1: the leader takes its index now, before the write, and its heartbeats wait.
+  c.requests('b', [read(), read()]);
+  deliverWhere((m) => m.type === 'raft' && m.message.type === 'read-index');
+  const firstRound = c.inflight.splice(0);
+  // The write commits on a and c alone: b sees none of it.
+  const write = c.request('a', put('/r', 'new'));
+  deliverWhere((m) => replication(m) && m.from !== 'b' && m.to !== 'b');
+  if (c.replyTo('a', write)?.outcome !== 'ok') return `write: ${JSON.stringify(c.replyTo('a', write) ?? '<no reply>')}`;
+  const late = c.requests('b', [read(), read()]);
+  // Round 1 completes while b still lacks the write.
+  c.inflight.unshift(...firstRound);
+  deliverWhere((m) => !(replication(m) && m.to === 'b'));
+  for (const id of late) {
+    const early = c.replyTo('b', id);
+    if (early !== undefined) return `a quorum read invoked after 'new' was acknowledged answered ${valueOf(early)}`;
+  }
+  for (const id of late) {
+    const answer = valueOf(c.await('b', id));
+    if (answer !== 'new') return `a quorum read invoked after 'new' was acknowledged answered ${answer}`;
+  }
+  return null;
+};
+
 export const scenarios: Record<string, Scenario> = {
   forwarding,
   duplicateForward,
@@ -271,4 +347,7 @@ export const scenarios: Record<string, Scenario> = {
   forwardProposedOnce,
   oneExpiryInFlight,
   acknowledgeAfterPersist,
+  batchedRequests,
+  batchRefusal,
+  batchReadRound,
 };

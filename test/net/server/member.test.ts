@@ -4,14 +4,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdMember, parseServeConfig, type MemberOptions } from '../../../net/server/index.ts';
 import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
 import { freeLoopbackPort } from '../../support/etcd.ts';
-import { http, rawExchange, sleep } from './helpers.ts';
+import { http, rawExchange, sleep, type HttpReply } from './helpers.ts';
 
 type ServerModule = typeof import('../../../net/server/index.ts');
 
@@ -108,6 +108,51 @@ describe('keys API over HTTP', () => {
       await sleep(20);
     }
     expect(JSON.parse((await http(`${url}/v2/stats/store`)).body).watchers).toBe(watching - 1);
+  });
+
+  it('answers interleaved concurrent writes, quorum reads, plain reads and member lists each with its own result', async () => {
+    // Writes and quorum reads that arrive while others are in progress wait for the end of the turn and go to the
+    // replica as one batch; a plain read or member list arriving in the same turn must not overtake them (the
+    // replica refuses request ids that go backwards). Warm keep-alive connections make the burst arrive at once.
+    const agent = new Agent({ keepAlive: true, maxSockets: 90 });
+    const send = (path: string, body?: string): Promise<HttpReply> =>
+      new Promise((resolve, reject) => {
+        const headers = body === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(body.length) };
+        const req = httpRequest({ host: '127.0.0.1', port, path, method: body === undefined ? 'GET' : 'PUT', agent, headers, timeout: 10_000 }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+        });
+        req.on('timeout', () => req.destroy(new Error(`no reply to ${path}`)));
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      await send('/v2/keys/batch/base', 'value=base');
+      await Promise.all(Array.from({ length: 90 }, () => send('/version')));
+      const puts: Array<Promise<HttpReply>> = [];
+      const reads: Array<Promise<HttpReply>> = [];
+      const lists: Array<Promise<HttpReply>> = [];
+      for (let i = 0; i < 30; i++) {
+        puts.push(send(`/v2/keys/batch/k${i}`, `value=v${i}`));
+        reads.push(send(`/v2/keys/batch/base${i % 2 === 0 ? '?quorum=true' : ''}`));
+        lists.push(send('/v2/members'));
+      }
+      const written = await Promise.all(puts);
+      written.forEach((r, i) => {
+        expect(r.status, r.body).toBe(201);
+        expect(JSON.parse(r.body).node).toMatchObject({ key: `/batch/k${i}`, value: `v${i}` });
+      });
+      expect(new Set(written.map((r) => JSON.parse(r.body).node.modifiedIndex)).size).toBe(30);
+      for (const r of await Promise.all(reads)) {
+        expect(r.status, r.body).toBe(200);
+        expect(JSON.parse(r.body).node.value).toBe('base');
+      }
+      for (const r of await Promise.all(lists)) expect(r.status).toBe(200);
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('serves members, stats, version, health and machines', async () => {

@@ -76,8 +76,8 @@ describe('write-ahead log: round trip and validation', () => {
       edits: [
         {
           file: 'net/storage/wal.ts',
-          find: 'await this.writeRound(round);\n          for (const save of round) save.resolve();',
-          replace: 'for (const save of round) save.resolve();\n          await this.writeRound(round);',
+          find: '            await this.writeRound(round);\n          } else {',
+          replace: '            for (const save of round) save.resolve();\n            await this.writeRound(round);\n          } else {',
         },
       ],
     };
@@ -104,7 +104,37 @@ describe('write-ahead log: round trip and validation', () => {
     await wal.close();
   });
 
-  it('unsynced saves are written, and a later sync() makes them durable', async () => {
+  it('an unsynced save waits in memory; the next synced save writes it first, durably', async () => {
+    const dir = tempDir();
+    const { wal } = await WriteAheadLog.open({ dir, ...quiet });
+    const onDisk = () => scanSegment(readFileSync(join(dir, wal.segmentFiles().at(-1)!)), 'segment', true).records.flatMap(({ record }) => (record.type === 1 ? [record.entry.index] : []));
+    await wal.save({ entries: entries(1, 1, 1) });
+    await wal.save({ entries: entries(2, 2, 1), hardState: { term: 1, vote: null, commit: 1 } }, { sync: false });
+    expect(onDisk()).toEqual([1]);
+    await wal.save({ entries: entries(3, 3, 1) });
+    expect(onDisk()).toEqual([1, 2, 3]);
+    await wal.close();
+    const { wal: again, recovered } = await WriteAheadLog.open({ dir, ...quiet });
+    expect(recovered.entries.map((e) => e.index)).toEqual([1, 2, 3]);
+    expect(recovered.hardState).toEqual({ term: 1, vote: null, commit: 1 });
+    await again.close();
+  });
+
+  it('an unsynced save resolves only after every earlier save is durable', async () => {
+    const dir = tempDir();
+    const { wal } = await WriteAheadLog.open({ dir, ...quiet });
+    const order: string[] = [];
+    const synced = wal.save({ entries: entries(1, 1, 1) }).then(() => order.push(`synced, ${wal.stats.fsyncs} fsyncs`));
+    await Promise.resolve();
+    await Promise.resolve();
+    const fsyncsBefore = wal.stats.fsyncs;
+    const unsynced = wal.save({ hardState: { term: 1, vote: null, commit: 1 } }, { sync: false }).then(() => order.push('unsynced'));
+    await Promise.all([synced, unsynced]);
+    expect(order).toEqual([`synced, ${fsyncsBefore + 1} fsyncs`, 'unsynced']);
+    await wal.close();
+  });
+
+  it('unsynced saves are made durable by a later sync()', async () => {
     const dir = tempDir();
     const { wal } = await WriteAheadLog.open({ dir, ...quiet });
     const before = wal.stats.fsyncs;

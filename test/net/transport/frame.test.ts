@@ -1,3 +1,4 @@
+import { encode as msgpackEncode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
@@ -47,6 +48,27 @@ describe('peer frames', () => {
       { dirs: ['net'] },
     );
     expect(failed).toBe(true);
+  });
+
+  it("writes a 'msg' frame as exactly the bytes msgpack makes of its envelope, and reads msgpack's the same", () => {
+    const sizes = fc.oneof(fc.constantFrom(0, 1, 255, 256, 65_535, 65_536, 70_000), fc.nat({ max: 70_000 }));
+    fc.assert(
+      fc.property(sizes, fc.nat(255), (size, fill) => {
+        const body = new Uint8Array(size).fill(fill);
+        const payload = msgpackEncode({ k: 'msg', body });
+        const viaMsgpack = new Uint8Array(4 + payload.length);
+        new DataView(viaMsgpack.buffer).setUint32(0, payload.length, false);
+        viaMsgpack.set(payload, 4);
+        expect(Buffer.from(encodeFrame({ k: 'msg', body })).equals(Buffer.from(viaMsgpack))).toBe(true);
+        const decoded = new FrameDecoder(1 << 20).push(viaMsgpack);
+        expect(decoded.length === 1 && decoded[0]!.k === 'msg' && Buffer.from(decoded[0]!.body).equals(Buffer.from(body))).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
+    // A 'msg' payload with anything after its body is not taken for a message by the shortcut: msgpack refuses it.
+    const extra = msgpackEncode({ k: 'msg', body: new Uint8Array(3) });
+    const padded = Uint8Array.from([0, 0, 0, extra.length + 1, ...extra, 0]);
+    expect(() => new FrameDecoder(1024).push(padded)).toThrow(/^malformed frame: /);
   });
 
   it('refuses an oversized frame from its header alone, and malformed payloads, with a reason', () => {
