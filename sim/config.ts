@@ -34,6 +34,9 @@ export interface WorkloadConfig {
   /** Per member, read-only clients of the register key that stay with that member whatever happens (so a
    * partitioned member's reads reach the history). */
   pinnedReaders: number;
+  /** When set, each client worker (watchers and service instances too) issues at most this many operations,
+   * retries not counted, then stops: `raftsim shrink` cuts a failing run's history down with it. */
+  maxOpsPerClient?: number;
 }
 
 export interface NemesisConfig {
@@ -62,7 +65,14 @@ export interface RunConfig {
   network: { latency: LatencyModel; loss: number; duplicate: number; reorder: number };
   disk: { syncLatency: LatencyModel; faultsOn: boolean; faults: Partial<DiskFaults> };
   clocks: { maxOffsetMs: number; maxDriftPpm: number };
-  raft: { electionTimeoutMs: number; heartbeatIntervalMs: number; preVote: boolean; checkQuorum: boolean };
+  raft: {
+    electionTimeoutMs: number;
+    heartbeatIntervalMs: number;
+    preVote: boolean;
+    checkQuorum: boolean;
+    /** Entries per append message (flow control; the Raft core's default, 64, when absent). */
+    maxEntriesPerMessage?: number;
+  };
   replica: { requestTimeoutMs: number; expiryIntervalMs: number; snapshotEvery: number; forwardRetryMs: number };
   workload: WorkloadConfig;
   nemesis: NemesisConfig;
@@ -167,6 +177,7 @@ export function configProblems(c: RunConfig): string[] {
   int('raft.electionTimeoutMs', c.raft.electionTimeoutMs, 1);
   int('raft.heartbeatIntervalMs', c.raft.heartbeatIntervalMs, 1);
   if (c.raft.heartbeatIntervalMs >= c.raft.electionTimeoutMs) problems.push('raft.heartbeatIntervalMs must be below raft.electionTimeoutMs');
+  if (c.raft.maxEntriesPerMessage !== undefined) int('raft.maxEntriesPerMessage', c.raft.maxEntriesPerMessage, 1, 1_000_000);
   int('replica.requestTimeoutMs', c.replica.requestTimeoutMs, 1);
   int('replica.expiryIntervalMs', c.replica.expiryIntervalMs, 1);
   int('replica.snapshotEvery', c.replica.snapshotEvery, 1);
@@ -185,6 +196,7 @@ export function configProblems(c: RunConfig): string[] {
   int('workload.refreshMs', w.refreshMs, 1);
   int('workload.watchers', w.watchers, 0, 1000);
   int('workload.pinnedReaders', w.pinnedReaders, 0, 100);
+  if (w.maxOpsPerClient !== undefined) int('workload.maxOpsPerClient', w.maxOpsPerClient, 1);
   const n = c.nemesis;
   if (!['none', 'generated', 'schedule'].includes(n.kind)) problems.push(`nemesis.kind must be none, generated or schedule, got ${JSON.stringify(n.kind)}`);
   num('nemesis.meanGapMs', n.meanGapMs, 1, 1e9);

@@ -11,6 +11,10 @@
 //   never below what was durable.
 // - acked-write-durable: every acknowledged write is the committed entry at its index, and at the end a majority
 //   of nodes still hold it.
+// - current-term-commit: a leader moves its commit index only onto an entry of its own term (§5.4.2: an
+//   earlier term's entry commits only indirectly, under a current-term entry after it). Breaking the rule is
+//   Figure 8's bug; it loses data only when a later leader overwrites the entry, which takes a rare schedule,
+//   so the rule is checked where it is broken.
 import { hashString, mixHash } from './model.ts';
 import { resultOf, type CheckResult, type EntryRef, type NodeSample, type RaftObservations, type Violation, formatMs } from './history.ts';
 
@@ -21,6 +25,9 @@ interface NodeView {
   chain: number[];
   commit: number;
   term: number;
+  /** Role and term of the node's previous sample in this incarnation. */
+  role: string;
+  roleTerm: number;
   /** Highest persisted commit index reported: the floor after any restart. */
   durableCommit: number;
   leaderTerms: Set<number>;
@@ -66,7 +73,7 @@ export function checkRaftSafety(observations: RaftObservations, options: RaftSaf
   const view = (s: NodeSample): NodeView => {
     let v = nodes.get(s.node);
     if (!v) {
-      v = { log: [], chain: [], commit: 0, term: 0, durableCommit: 0, leaderTerms: new Set(), verified: 0 };
+      v = { log: [], chain: [], commit: 0, term: 0, role: 'follower', roleTerm: 0, durableCommit: 0, leaderTerms: new Set(), verified: 0 };
       nodes.set(s.node, v);
     }
     return v;
@@ -189,6 +196,18 @@ export function checkRaftSafety(observations: RaftObservations, options: RaftSaf
       }
     }
 
+    // A leader that stays leader of one term commits by counting, and only entries of that term.
+    if (s.role === 'leader' && v.role === 'leader' && v.roleTerm === s.term && s.event === undefined && s.commitIndex > v.commit) {
+      const entry = v.log[s.commitIndex - 1];
+      if (entry !== undefined && entry[0] !== s.term) {
+        report(
+          'current-term-commit',
+          `${at}, leader of term ${s.term}, moved its commit index from ${v.commit} to ${s.commitIndex}, an entry of term ${entry[0]}: a leader commits only entries of its own term by counting (§5.4.2, Figure 8)`,
+          [position],
+        );
+      }
+    }
+
     // Commitment: every newly committed index must agree with what any node committed there before.
     if (s.commitIndex > s.lastIndex) report('state-machine-safety', `${at} commits up to ${s.commitIndex} beyond its last index ${s.lastIndex}`, [position]);
     for (let i = Math.max(v.commit, 0) + 1; i <= Math.min(s.commitIndex, v.log.length); i++) {
@@ -221,6 +240,8 @@ export function checkRaftSafety(observations: RaftObservations, options: RaftSaf
 
     v.commit = s.commitIndex;
     v.term = Math.max(v.term, s.term);
+    v.role = s.event === 'crash' ? 'follower' : s.role;
+    v.roleTerm = s.term;
     if (s.persistedCommit !== undefined) v.durableCommit = Math.max(v.durableCommit, s.persistedCommit);
   });
 

@@ -50,6 +50,8 @@ export interface ClientWorld {
 export type MemberProbe = (node: NodeId) => { interruptions: number; appliedIndex: number } | null;
 
 export interface ClientStats {
+  /** Requests sent to members: every operation, retry, watch and listing. */
+  requests: number;
   ok: number;
   fail: number;
   info: number;
@@ -83,6 +85,8 @@ interface WorkerSlot {
   worker: Worker;
   member: number;
   rng: ReturnType<RandomStreams['stream']>;
+  /** Operations started (retries not counted), for `workload.maxOpsPerClient`. */
+  started: number;
   /** Bumped when the client process dies and when it starts again. */
   life: number;
   down: boolean;
@@ -143,7 +147,7 @@ export class ClientPool {
   private readonly knownQueueKeys: KnownQueueKeys = new Set();
   /** Acknowledged writes; the run fills in each entry's digest from the member's log when the ack arrives. */
   readonly acked: Array<AckedWrite & { member: number }> = [];
-  readonly stats: ClientStats = { ok: 0, fail: 0, info: 0, retries: 0, timeouts: 0, refused: 0, watchEvents: 0 };
+  readonly stats: ClientStats = { requests: 0, ok: 0, fail: 0, info: 0, retries: 0, timeouts: 0, refused: 0, watchEvents: 0 };
   private readonly slots: WorkerSlot[];
   private readonly pending = new Map<number, Attempt>();
   private nextToken = 1;
@@ -158,7 +162,7 @@ export class ClientPool {
     private readonly probe: MemberProbe | null = null,
   ) {
     const workers = buildWorkers(config, streams, members.length, this.watchLogs, this.listings, this.knownQueueKeys);
-    this.slots = workers.map((worker, i) => ({ worker, member: worker.pinnedMember ?? i % members.length, rng: streams.stream(`client/${i}/member`), life: 0, down: false, outstanding: [], checkAt: null }));
+    this.slots = workers.map((worker, i) => ({ worker, member: worker.pinnedMember ?? i % members.length, rng: streams.stream(`client/${i}/member`), life: 0, down: false, outstanding: [], checkAt: null, started: 0 }));
   }
 
   /** Workers start nothing new from `ms` on (a real-time run stopped early). */
@@ -213,6 +217,7 @@ export class ClientPool {
     let op: PlannedOp;
     if (retryOf !== null) op = retryOf;
     else {
+      if (slot.started >= (this.config.workload.maxOpsPerClient ?? Infinity)) return;
       const planned = slot.worker.next(now);
       if (planned === null) return;
       if ('waitMs' in planned) {
@@ -220,6 +225,7 @@ export class ClientPool {
         return;
       }
       op = planned;
+      slot.started++;
     }
     const token = this.nextToken++;
     let historyId: number | null = null;
@@ -234,6 +240,7 @@ export class ClientPool {
     }
     this.pending.set(token, attempt);
     slot.outstanding.push(attempt);
+    this.stats.requests++;
     if (retry > 0) this.stats.retries++;
     this.world.input(this.members[slot.member]!, { kind: 'request', token, request: op.request });
     this.checkTimeoutAt(worker, deadline);

@@ -154,7 +154,8 @@ function hexOf(bytes: Uint8Array, at: number): string {
   return s;
 }
 
-const CHECKERS: readonly CheckerName[] = ['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order', 'invariants'];
+/** Every checker a run's verdicts carry, in verdict order. */
+export const CHECKERS: readonly CheckerName[] = ['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order', 'invariants'];
 
 function checkHeader(v: unknown): TraceHeader {
   need(isObj(v) && v.type === 'header', 'header', 'the file does not start with a raftsim trace header (is it a trace?)');

@@ -75,6 +75,20 @@ const planted = {
     obs.samples[6]!.role = 'leader';
     return properties(c, obs).filter((p) => p !== 'election-safety');
   },
+  oldTermCommittedByCounting(c: Checker): string[] {
+    const obs = healthy();
+    // Node 2 leads term 2 and holds (index 3, term 1) from the old leader; it commits index 3 before any entry
+    // of term 2 (Figure 8), then its own entry at 4.
+    obs.samples.splice(6, 3,
+      sample(2, 30, { role: 'leader', term: 2, lastIndex: 4, commitIndex: 2, applied: 2, log: { from: 3, entries: [e(1, 'c'), e(2, 'n')] } }),
+      sample(3, 31, { term: 2, lastIndex: 4, commitIndex: 2, applied: 2, log: { from: 2, entries: [e(1, 'b'), e(1, 'c'), e(2, 'n')] } }),
+      sample(2, 32, { role: 'leader', term: 2, lastIndex: 4, commitIndex: 3, applied: 3 }),
+      sample(2, 33, { role: 'leader', term: 2, lastIndex: 4, commitIndex: 4, applied: 4 }),
+    );
+    obs.samples.splice(-2);
+    obs.acked.pop();
+    return properties(c, obs);
+  },
   logMismatch(c: Checker): string[] {
     const obs = healthy();
     // Same index and term, different command: not committed anywhere, so only log matching can see it.
@@ -104,6 +118,19 @@ describe('raft safety: planted bugs', () => {
   it('catches a commit index below what was durable', () => expect(planted.commitBelowDurable(real)).toEqual(['commit-monotonic']));
   it('catches a leader missing a committed entry', () => expect(planted.leaderMissingCommitted(real)).toContain('leader-completeness'));
   it('catches two different commands at one index and term', () => expect(planted.logMismatch(real)).toEqual(['log-matching']));
+  it('catches a leader committing an earlier term\'s entry by counting', () => {
+    expect(planted.oldTermCommittedByCounting(real)).toEqual(['current-term-commit']);
+    // The same run committing index 3 and 4 together (under its own entry) is Raft.
+    const obs = healthy();
+    obs.samples.splice(6, 3,
+      sample(2, 30, { role: 'leader', term: 2, lastIndex: 4, commitIndex: 2, applied: 2, log: { from: 3, entries: [e(1, 'c'), e(2, 'n')] } }),
+      sample(3, 31, { term: 2, lastIndex: 4, commitIndex: 2, applied: 2, log: { from: 2, entries: [e(1, 'b'), e(1, 'c'), e(2, 'n')] } }),
+      sample(2, 33, { role: 'leader', term: 2, lastIndex: 4, commitIndex: 4, applied: 4 }),
+    );
+    obs.samples.splice(-2);
+    obs.acked.pop();
+    expect(real.checkRaftSafety(obs).violations).toEqual([]);
+  });
   it('forgets a stale entry replaced by a snapshot, and checks the snapshot against what was committed', () => {
     const obs = healthy();
     // Node 3 holds a stale uncommitted entry at index 2 (an old term), then installs a snapshot up to index 3.
@@ -164,6 +191,11 @@ const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
     caughtBy: (c) => !planted.logMismatch(c).includes('log-matching'),
   },
 ];
+
+mutants.push({
+  mutant: { name: 'old-term-commits-unaudited', description: 'a leader may move its commit index onto any entry', edits: [{ file: FILE, find: 'if (entry !== undefined && entry[0] !== s.term) {', replace: 'if (false) {' }] },
+  caughtBy: (c) => !planted.oldTermCommittedByCounting(c).includes('current-term-commit'),
+});
 
 mutants.push({
   mutant: {
