@@ -11,7 +11,7 @@ import type { LocalCluster } from '../../../net/cluster.ts';
 import { conformanceCases, type ConformanceCase, type HttpMethod } from '../../fixtures/etcd-v2/cases.ts';
 import { recordLockstep, type Recording } from '../../fixtures/etcd-v2/record.ts';
 import { findEtcdBinary, startEtcd, type EtcdServer } from '../../support/etcd.ts';
-import { classify, compareRecordings, describeDifference, jsonShape, LISTED_DIFFERENCES, listedIds, type Difference } from './differential.ts';
+import { classify, compareRecordings, describeDifference, jsonShape, LISTED_DIFFERENCES, listedIds, ttlsWithinOneSecond, type Difference } from './differential.ts';
 import { http, leaderOf, startTestCluster, stopAllClusters, type HttpReply } from './helpers.ts';
 
 const etcdBin = findEtcdBinary();
@@ -123,6 +123,15 @@ describe.skipIf(etcdBin === null)('differential conformance against etcd 3.4', (
     const { unlisted } = classify(compareRecordings(etcdRec, tampered), listedIds());
     const kinds = (d: Difference) => `${d.caseId}:${d.kind}${d.header === undefined ? '' : `:${d.header}`}`;
     expect(unlisted.map(kinds).sort()).toEqual(['set-basic-get:header-presence:x-raft-term', 'set-basic:body', 'set-basic:status']);
+  });
+
+  it('a TTL one second apart is the only timing difference it lets pass', () => {
+    const body = (ttl: number, value = 'x') => `{"action":"get","node":{"key":"/ttl/a","value":"${value}","ttl":${ttl},"modifiedIndex":94}}`;
+    expect(ttlsWithinOneSecond(body(1), body(2))).toBe(true);
+    expect(ttlsWithinOneSecond(body(2), body(2))).toBe(true);
+    expect(ttlsWithinOneSecond(body(1), body(3))).toBe(false);
+    expect(ttlsWithinOneSecond(body(1), body(2, 'y'))).toBe(false);
+    expect(ttlsWithinOneSecond('{"action":"get"}', '{"action":"set"}')).toBe(false);
   });
 
   // ------------------------------------------------------------------------------------ around the keys API
