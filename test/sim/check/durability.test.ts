@@ -3,21 +3,12 @@ import { describe, expect, it } from 'vitest';
 import * as real from '../../../sim/check/durability.ts';
 import type { EtcdInput, EtcdOutput, Operation } from '../../../sim/check/history.ts';
 import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
-import { etcdHistory, plannedOps } from './generate.ts';
+import { etcdHistory, etcdOp, plannedOps } from './generate.ts';
 
 type Checker = typeof real;
 type Op = Operation<EtcdInput, EtcdOutput>;
 
-const op = (id: number, input: EtcdInput, output: EtcdOutput | null, call: number, ret: number, key = '/a'): Op => ({
-  id,
-  client: id,
-  key,
-  input,
-  output,
-  outcome: output === null ? 'info' : 'ok',
-  call,
-  ret,
-});
+const op = (id: number, input: EtcdInput, output: EtcdOutput | null, call: number, ret: number, key = '/a'): Op => etcdOp(id, input, output, call, ret, key);
 
 const set1 = op(0, { f: 'set', value: '1' }, { index: 4 }, 0, 10);
 const set2 = op(1, { f: 'set', value: '2' }, { index: 7 }, 20, 30);

@@ -5,6 +5,11 @@
 import fc from 'fast-check';
 import type { EtcdInput, EtcdOutput, KvInput, KvOutput, Operation, Outcome, RegisterInput, RegisterOutput } from '../../../sim/check/history.ts';
 
+/** One etcd-model operation written by hand: ok with its output, or indeterminate when the output is null. */
+export function etcdOp(id: number, input: EtcdInput, output: EtcdOutput | null, call: number, ret: number, key: string): Operation<EtcdInput, EtcdOutput> {
+  return { id, client: id, key, input, output, outcome: output === null ? 'info' : 'ok', call, ret };
+}
+
 export interface Planned {
   /** 0..1: which operation kind, key, value. */
   kind: number;

@@ -5,21 +5,13 @@ import { checkLinearizability } from '../../../sim/check/linearizability.ts';
 import { etcdModel } from '../../../sim/check/models/etcd.ts';
 import * as real from '../../../sim/check/ttl.ts';
 import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
+import { etcdOp } from './generate.ts';
 
 type Checker = typeof real;
 type Op = Operation<EtcdInput, EtcdOutput>;
 const options = { expiryTickMs: 500, clockErrorMs: 100 };
 
-const op = (id: number, input: EtcdInput, output: EtcdOutput | null, call: number, ret: number, key = '/lease'): Op => ({
-  id,
-  client: id,
-  key,
-  input,
-  output,
-  outcome: output === null ? 'info' : 'ok',
-  call,
-  ret,
-});
+const op = (id: number, input: EtcdInput, output: EtcdOutput | null, call: number, ret: number, key = '/lease'): Op => etcdOp(id, input, output, call, ret, key);
 
 // A key written with a 2 s TTL at 0..10 ms: gone for sure by 10 + 2000 + 500 + 100 = 2610 ms.
 const write = op(0, { f: 'set', value: 'v', ttl: 2 }, { index: 5 }, 0, 10);
