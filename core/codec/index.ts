@@ -27,16 +27,19 @@ function leaf(expected: string, ok: (value: unknown) => boolean): Check {
   });
 }
 
-function describe(value: unknown): string {
+/** How a codec error names a value it did not expect: short, and never the whole of a large value. */
+export function describeValue(value: unknown): string {
   if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
   if (value instanceof Uint8Array) return `${value.length} bytes`;
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return `string ${JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value)}`;
   return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }
 
-function bad(path: string, expected: string, value: unknown): never {
-  throw new CodecError(`codec: ${path}: expected ${expected}, got ${describe(value)}`);
+/** Throws the CodecError for a value at `path` that is not what was `expected`. */
+export function bad(path: string, expected: string, value: unknown): never {
+  throw new CodecError(`codec: ${path}: expected ${expected}, got ${describeValue(value)}`);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -326,7 +329,7 @@ function readMessage(): Message {
 }
 
 function decodeChecked<T>(bytesIn: Uint8Array, valid: Check, what: string): T {
-  if (!(bytesIn instanceof Uint8Array)) throw new CodecError(`codec: ${what}: expected bytes to decode, got ${describe(bytesIn)}`);
+  if (!(bytesIn instanceof Uint8Array)) throw new CodecError(`codec: ${what}: expected bytes to decode, got ${describeValue(bytesIn)}`);
   if (bytesIn.length === 0) throw new CodecError(`codec: ${what}: no bytes to decode`);
   let value: unknown;
   try {

@@ -2,24 +2,11 @@
 // becomes one CodecError line ("codec: peer.command.op.request.prevIndex: expected an unsigned 64-bit integer, got
 // string \"x\"") for the transport to log and drop, never a half-built object reaching `stepReplica`.
 import { decode, encode, encodeEnvelope, expectKey, keyBytes, notShaped, readAny, readMapSize, readShaped } from '../codec/msgpack.ts';
-import { CodecError, decodeMessage } from '../codec/index.ts';
+import { bad, CodecError, decodeMessage } from '../codec/index.ts';
 import type { RejectReason } from '../raft/types.ts';
 import type { ForwardedCommand, MemberInfo, PeerMessage } from './types.ts';
 
 type Fields = Record<string, unknown>;
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'nothing';
-  if (value instanceof Uint8Array) return `${value.length} bytes`;
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value)}`;
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
-}
-
-function bad(path: string, expected: string, value: unknown): never {
-  throw new CodecError(`codec: ${path}: expected ${expected}, got ${describe(value)}`);
-}
 
 function object(v: unknown, path: string, keys: string[]): Fields {
   if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) bad(path, 'an object', v);

@@ -3,6 +3,7 @@
 // kv module (the real one, or a mutant's).
 import fc from 'fast-check';
 import type * as Kv from '../../../core/kv/index.ts';
+import { keysRequest } from '../../../core/api/request.ts';
 import type { KeysRequest, KvCommand, StoreResult } from '../../../core/kv/index.ts';
 
 export type KvModule = typeof Kv;
@@ -63,52 +64,31 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 export const timedOpsArb = fc.array(fc.record({ dtMs: fc.integer({ min: 0, max: 2500 }), op: opArb }), { minLength: 1, maxLength: 80, size: 'large' });
 
-function request(method: KeysRequest['method'], path: string, fields: Partial<KeysRequest>): KeysRequest {
-  return {
-    method,
-    path,
-    value: '',
-    dir: false,
-    prevValue: '',
-    prevIndex: 0,
-    prevExist: null,
-    ttlSeconds: null,
-    refresh: false,
-    wait: false,
-    waitIndex: 0,
-    recursive: false,
-    sorted: false,
-    quorum: false,
-    stream: false,
-    noValueOnSuccess: false,
-    ...fields,
-  };
-}
 
 /** The command a replica would log for an operation. */
 export function commandOf(op: Op, timeMs: number): KvCommand {
   const req = (r: KeysRequest): KvCommand => ({ kind: 'request', request: r, timeMs });
   switch (op.op) {
     case 'set':
-      return req(request('PUT', op.path, { value: op.value, ttlSeconds: op.ttl }));
+      return req(keysRequest('PUT', op.path, { value: op.value, ttlSeconds: op.ttl }));
     case 'mkdir':
-      return req(request('PUT', op.path, { dir: true, ttlSeconds: op.ttl }));
+      return req(keysRequest('PUT', op.path, { dir: true, ttlSeconds: op.ttl }));
     case 'create':
-      return req(request('PUT', op.path, { value: op.value, dir: op.dir, prevExist: false, ttlSeconds: op.ttl }));
+      return req(keysRequest('PUT', op.path, { value: op.value, dir: op.dir, prevExist: false, ttlSeconds: op.ttl }));
     case 'update':
-      return req(request('PUT', op.path, { value: op.value, prevExist: true, ttlSeconds: op.ttl }));
+      return req(keysRequest('PUT', op.path, { value: op.value, prevExist: true, ttlSeconds: op.ttl }));
     case 'cas':
-      return req(request('PUT', op.path, { value: op.value, prevValue: op.prevValue, prevIndex: op.prevIndex, ttlSeconds: op.ttl }));
+      return req(keysRequest('PUT', op.path, { value: op.value, prevValue: op.prevValue, prevIndex: op.prevIndex, ttlSeconds: op.ttl }));
     case 'cad':
-      return req(request('DELETE', op.path, { prevValue: op.prevValue, prevIndex: op.prevIndex }));
+      return req(keysRequest('DELETE', op.path, { prevValue: op.prevValue, prevIndex: op.prevIndex }));
     case 'delete':
-      return req(request('DELETE', op.path, { dir: op.dir, recursive: op.recursive }));
+      return req(keysRequest('DELETE', op.path, { dir: op.dir, recursive: op.recursive }));
     case 'get':
-      return req(request('GET', op.path, {}));
+      return req(keysRequest('GET', op.path, {}));
     case 'refresh':
-      return req(request('PUT', op.path, { prevExist: true, refresh: true, ttlSeconds: op.ttl }));
+      return req(keysRequest('PUT', op.path, { prevExist: true, refresh: true, ttlSeconds: op.ttl }));
     case 'post':
-      return req(request('POST', op.path, { value: op.value }));
+      return req(keysRequest('POST', op.path, { value: op.value }));
     case 'watch':
       throw new Error('a watch is registered with watch(), never logged as a command');
     case 'expire':
