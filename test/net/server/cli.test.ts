@@ -131,7 +131,9 @@ describe('the command line', () => {
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     try {
-      for (let i = 0; i < 300 && !stdout.includes('endpoints:'); i++) await sleep(50);
+      // Up to 60 s: the cluster starts its members as child processes, each compiling the tree through tsx,
+      // which took over 15 s on a 2-core machine busy with another test run.
+      for (let i = 0; i < 1200 && !stdout.includes('endpoints:') && child.exitCode === null; i++) await sleep(50);
       expect(stdout, stderr).toContain(`endpoints: http://127.0.0.1:${base}`);
       expect((await http(`http://127.0.0.1:${base}/v2/keys/x`, { method: 'PUT', body: 'value=1' })).status).toBe(201);
       child.kill('SIGINT');
