@@ -8,7 +8,7 @@
 //   8  header CRC-32C  u32 over bytes 0..8   (a flipped length is caught before it is trusted)
 //  12  payload CRC-32C u32 over the payload
 //  16  payload
-import { crc32c } from './crc32c.ts';
+import { crc32c } from '../../core/codec/crc32c.ts';
 
 export const SEGMENT_MAGIC = Uint8Array.from([0x52, 0x53, 0x57, 0x41, 0x4c, 0x00, 0x01, 0x0a]); // "RSWAL\0\1\n"
 export const SNAPSHOT_MAGIC = Uint8Array.from([0x52, 0x53, 0x53, 0x4e, 0x41, 0x50, 0x01, 0x0a]); // "RSSNAP\1\n"

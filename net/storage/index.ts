@@ -3,4 +3,4 @@ export type { WalOptions, RecoveredState, PersistBatch, WalStats } from './wal.t
 export { WalCorruptionError } from './format.ts';
 export type { HardState, LogEntry, Snapshot } from './format.ts';
 export { DataDirLockedError } from './lock.ts';
-export { crc32c } from './crc32c.ts';
+export { crc32c } from '../../core/codec/crc32c.ts';

@@ -9,9 +9,9 @@
 // never hand back wrong bytes. One fault is outside what Raft can survive and is off unless asked for: a lying
 // sync, which reports success without persisting (for showing that a durability checker notices lost data).
 //
-// Record frame: [payload length u32][crc32 of the length u32][crc32 of the payload u32][payload]. The length
+// Record frame: [payload length u32][CRC-32C of the length u32][CRC-32C of the payload u32][payload]. The length
 // has its own checksum so a flipped length bit is reported as corruption rather than misread as a torn tail.
-import { crc32 } from './checksum.ts';
+import { crc32c } from '../../core/codec/crc32c.ts';
 import { sampleLatency, validateLatency, type LatencyModel } from './latency.ts';
 import type { RandomStream } from './random.ts';
 
@@ -92,8 +92,8 @@ export function encodeRecord(payload: Uint8Array): Uint8Array {
   const frame = new Uint8Array(RECORD_HEADER_BYTES + payload.length);
   const view = new DataView(frame.buffer);
   view.setUint32(0, payload.length, true);
-  view.setUint32(4, crc32(frame, 0, 4), true);
-  view.setUint32(8, crc32(payload), true);
+  view.setUint32(4, crc32c(frame, 0, 0, 4), true);
+  view.setUint32(8, crc32c(payload), true);
   frame.set(payload, RECORD_HEADER_BYTES);
   return frame;
 }
@@ -111,14 +111,14 @@ export function decodeRecords(file: string, bytes: Uint8Array): ReadResult {
     const left = bytes.length - offset;
     if (left < RECORD_HEADER_BYTES) return fail('torn', `${left} trailing bytes, less than a record header`);
     const length = view.getUint32(offset, true);
-    if (view.getUint32(offset + 4, true) !== crc32(bytes, offset, offset + 4)) {
+    if (view.getUint32(offset + 4, true) !== crc32c(bytes, 0, offset, offset + 4)) {
       return fail('corrupt', 'record header checksum mismatch');
     }
     const end = offset + RECORD_HEADER_BYTES + length;
     if (end > bytes.length) {
       return fail('torn', `record of ${length} bytes cut short at ${bytes.length - offset - RECORD_HEADER_BYTES}`);
     }
-    if (view.getUint32(offset + 8, true) !== crc32(bytes, offset + RECORD_HEADER_BYTES, end)) {
+    if (view.getUint32(offset + 8, true) !== crc32c(bytes, 0, offset + RECORD_HEADER_BYTES, end)) {
       return fail('corrupt', 'record payload checksum mismatch');
     }
     records.push(bytes.slice(offset + RECORD_HEADER_BYTES, end));

@@ -27,7 +27,7 @@ export {
   type NemesisGeneratorOptions,
 } from './nemesis.ts';
 export { RunHash, fnv1a32, fnv1a64 } from './run-hash.ts';
-export { crc32 } from './checksum.ts';
+export { crc32c } from '../../core/codec/crc32c.ts';
 export {
   World,
   DEFAULT_MAX_EVENTS,

@@ -134,7 +134,7 @@ describe('write-ahead log: recovery from crashes and damage', () => {
       description: 'recovery treats a bad record followed by good ones as a torn tail, silently dropping acknowledged records',
       edits: [{ file: 'net/storage/format.ts', find: 'if (validRecordFollows(bytes, offset)) throw', replace: 'if (false) throw' }],
     };
-    const problems = await withMutant(mutant, 'net/storage/index.ts', everyFlippedMiddleByteIsRefused, { dirs: ['net'] });
+    const problems = await withMutant(mutant, 'net/storage/index.ts', everyFlippedMiddleByteIsRefused, { dirs: ['net', 'core/codec'] });
     expect(problems.length).toBeGreaterThan(0);
   });
 
@@ -144,7 +144,7 @@ describe('write-ahead log: recovery from crashes and damage', () => {
       description: 'recovery treats every segment as the last one, so a damaged full segment is cut short',
       edits: [{ file: 'net/storage/wal.ts', find: 'const isLast = i === segments.length - 1;', replace: 'const isLast = true;' }],
     };
-    expect(await withMutant(mutant, 'net/storage/index.ts', damageInAnEarlierSegmentIsRefused, { dirs: ['net'] })).toBe(false);
+    expect(await withMutant(mutant, 'net/storage/index.ts', damageInAnEarlierSegmentIsRefused, { dirs: ['net', 'core/codec'] })).toBe(false);
   });
 
   it('catches a recovery that refuses every torn tail (mutant)', async () => {
@@ -153,7 +153,7 @@ describe('write-ahead log: recovery from crashes and damage', () => {
       description: 'recovery treats a torn last record as corruption, so a crash mid-append leaves a member that cannot start',
       edits: [{ file: 'net/storage/format.ts', find: 'if (!isLastSegment) throw', replace: 'if (isLastSegment || !isLastSegment) throw' }],
     };
-    const problems = await withMutant(mutant, 'net/storage/index.ts', everyCutOfTheLastRecordRecovers, { dirs: ['net'] });
+    const problems = await withMutant(mutant, 'net/storage/index.ts', everyCutOfTheLastRecordRecovers, { dirs: ['net', 'core/codec'] });
     expect(problems.length).toBeGreaterThan(0);
   });
 

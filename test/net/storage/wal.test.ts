@@ -81,7 +81,7 @@ describe('write-ahead log: round trip and validation', () => {
         },
       ],
     };
-    const held = await withMutant(mutant, 'net/storage/index.ts', savedRecordIsOnDiskWhenSaveResolves, { dirs: ['net'] });
+    const held = await withMutant(mutant, 'net/storage/index.ts', savedRecordIsOnDiskWhenSaveResolves, { dirs: ['net', 'core/codec'] });
     expect(held).toBe(false);
   });
 
@@ -410,7 +410,7 @@ describe('write-ahead log: property against a model of Raft persistence', () => 
         );
         return result.failed;
       },
-      { dirs: ['net'] },
+      { dirs: ['net', 'core/codec'] },
     );
     expect(caught).toBe(true);
   });

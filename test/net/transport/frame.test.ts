@@ -45,7 +45,7 @@ describe('peer frames', () => {
       mutant,
       'net/transport/index.ts',
       (mod: TransportModule) => fc.check(chunkingProperty(mod) as fc.IProperty<[Envelope[], number[]]>, { numRuns: 300, seed: 7 }).failed,
-      { dirs: ['net'] },
+      { dirs: ['net', 'core/codec'] },
     );
     expect(failed).toBe(true);
   });
@@ -93,7 +93,7 @@ describe('bounded queue and backoff', () => {
       edits: [{ file: 'net/transport/queue.ts', find: 'this.items.findIndex((q) => q.droppable)', replace: 'this.items.findIndex(() => true)' }],
     };
     const failed = await withMutant(mutant, 'net/transport/index.ts', (mod: TransportModule) => fc.check(queueProperty(mod), { numRuns: 300, seed: 11 }).failed, {
-      dirs: ['net'],
+      dirs: ['net', 'core/codec'],
     });
     expect(failed).toBe(true);
   });

@@ -85,7 +85,7 @@ describe('peer transport on 127.0.0.1', () => {
       description: 'the outbound queue never considers itself full, so a stuck peer makes it grow without limit',
       edits: [{ file: 'net/transport/queue.ts', find: /const fits = \(\): boolean => [^;]+;/, replace: 'const fits = (): boolean => true;' }],
     };
-    const problems = await withMutant(mutant, 'net/transport/index.ts', slowPeerDoesNotDelayFastOne, { dirs: ['net'] });
+    const problems = await withMutant(mutant, 'net/transport/index.ts', slowPeerDoesNotDelayFastOne, { dirs: ['net', 'core/codec'] });
     expect(problems.join('\n')).toMatch(/queue of the stuck peer/);
   });
 
@@ -99,7 +99,7 @@ describe('peer transport on 127.0.0.1', () => {
       description: 'the accepting side never compares cluster ids',
       edits: [{ file: 'net/transport/peer-transport.ts', find: 'if (hello.cluster !== this.opts.clusterId)', replace: 'if (false)' }],
     };
-    const problems = await withMutant(mutant, 'net/transport/index.ts', wrongClusterIsRefused, { dirs: ['net'] });
+    const problems = await withMutant(mutant, 'net/transport/index.ts', wrongClusterIsRefused, { dirs: ['net', 'core/codec'] });
     expect(problems.length).toBeGreaterThan(0);
   });
 
@@ -113,7 +113,7 @@ describe('peer transport on 127.0.0.1', () => {
       description: 'the decoder trusts any declared frame length and waits to buffer it',
       edits: [{ file: 'net/transport/frame.ts', find: 'if (length > this.maxFrameBytes) throw', replace: 'if (false) throw' }],
     };
-    const problems = await withMutant(mutant, 'net/transport/index.ts', badFramesAreRejected, { dirs: ['net'] });
+    const problems = await withMutant(mutant, 'net/transport/index.ts', badFramesAreRejected, { dirs: ['net', 'core/codec'] });
     expect(problems.join('\n')).toMatch(/oversized/);
   });
 

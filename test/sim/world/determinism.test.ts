@@ -85,7 +85,7 @@ describe('world determinism and persist-before-send, over random fault mixes', (
   };
   it(`reproducibility property catches mutant: ${ambientRandom.name}`, async () => {
     await withMutant(ambientRandom, 'sim/world/world.ts', (m: WorldModule) => expect(() => checkReproducible(m, true)).toThrow(/Property failed/), {
-      dirs: ['sim/world'],
+      dirs: ['sim/world', 'core/codec'],
     });
   });
 
@@ -99,7 +99,7 @@ describe('world determinism and persist-before-send, over random fault mixes', (
   };
   it(`persist-before-send property catches mutant: ${heldSurviveCrash.name}`, async () => {
     await withMutant(heldSurviveCrash, 'sim/world/world.ts', (m: WorldModule) => expect(() => checkPersistBeforeSend(m, true)).toThrow(/Property failed/), {
-      dirs: ['sim/world'],
+      dirs: ['sim/world', 'core/codec'],
     });
   });
 });

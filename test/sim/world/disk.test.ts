@@ -149,7 +149,7 @@ describe('simulated disk', () => {
   };
   it(`prefix property catches mutant: ${survivorMutant.name}`, async () => {
     await withMutant(survivorMutant, 'sim/world/disk.ts', (m: DiskModule) => expect(() => checkSurvivorsArePrefix(m)).toThrow(/Property failed/), {
-      dirs: ['sim/world'],
+      dirs: ['sim/world', 'core/codec'],
     });
   });
 
@@ -289,7 +289,7 @@ describe('simulated disk', () => {
   for (const mutant of durabilityMutants) {
     it(`durability property catches mutant: ${mutant.name}`, async () => {
       await withMutant(mutant, 'sim/world/disk.ts', (m: DiskModule) => expect(() => checkDurability(m)).toThrow(/Property failed/), {
-        dirs: ['sim/world'],
+        dirs: ['sim/world', 'core/codec'],
       });
     });
   }
@@ -297,11 +297,11 @@ describe('simulated disk', () => {
   const readerMutant: Mutant = {
     name: 'disk-reader-skips-payload-checksum',
     description: 'the reader does not verify payload checksums, so a flipped payload bit is returned as data',
-    edits: [{ file: 'sim/world/disk.ts', find: 'if (view.getUint32(offset + 8, true) !== crc32(bytes, offset + RECORD_HEADER_BYTES, end))', replace: 'if (false)' }],
+    edits: [{ file: 'sim/world/disk.ts', find: 'if (view.getUint32(offset + 8, true) !== crc32c(bytes, 0, offset + RECORD_HEADER_BYTES, end))', replace: 'if (false)' }],
   };
   it(`reader property catches mutant: ${readerMutant.name}`, async () => {
     await withMutant(readerMutant, 'sim/world/disk.ts', (m: DiskModule) => expect(() => checkReaderNeverLies(m)).toThrow(/Property failed/), {
-      dirs: ['sim/world'],
+      dirs: ['sim/world', 'core/codec'],
     });
   });
 });

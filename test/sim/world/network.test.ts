@@ -174,7 +174,7 @@ describe('network', () => {
   };
   it(`FIFO property catches mutant: ${mutant.name}`, async () => {
     await withMutant(mutant, 'sim/world/network.ts', (m: { Network: NetworkClass }) => expect(() => checkFifo(m.Network)).toThrow(/Property failed/), {
-      dirs: ['sim/world'],
+      dirs: ['sim/world', 'core/codec'],
     });
   });
 });

@@ -96,7 +96,7 @@ describe('random streams', () => {
       mutant,
       'sim/world/random.ts',
       (m: { RandomStreams: StreamsClass }) => expect(() => checkIndependence(m.RandomStreams)).toThrow(/Property failed/),
-      { dirs: ['sim/world'] },
+      { dirs: ['sim/world', 'core/codec'] },
     );
   });
 });

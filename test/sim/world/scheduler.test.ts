@@ -94,7 +94,7 @@ describe('scheduler', () => {
         mutant,
         'sim/world/scheduler.ts',
         (m: { Scheduler: SchedulerClass }) => expect(() => checkOrder(m.Scheduler)).toThrow(/Property failed/),
-        { dirs: ['sim/world'] },
+        { dirs: ['sim/world', 'core/codec'] },
       );
     });
   }

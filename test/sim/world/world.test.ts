@@ -168,7 +168,7 @@ describe('world: determinism', () => {
         b.world.run({ untilMs: 500 });
         expect(a.world.runHash()).toBe(b.world.runHash()); // the mutant is blind to the difference
       },
-      { dirs: ['sim/world'] },
+      { dirs: ['sim/world', 'core/codec'] },
     );
   });
 
@@ -197,7 +197,7 @@ describe('world: determinism', () => {
         const high = chaosRun(7, { ...CHAOS_LINK, loss: 0.3 }, m);
         expect(offNetwork(high.world)).not.toEqual(offNetwork(low.world));
       },
-      { dirs: ['sim/world'] },
+      { dirs: ['sim/world', 'core/codec'] },
     );
   });
 
@@ -211,7 +211,7 @@ describe('world: determinism', () => {
       sendMutant,
       'sim/world/world.ts',
       (m: WorldModule) => expect(() => checkPersistBeforeSend(chaosRun(7, CHAOS_LINK, m).outputs)).toThrow(/before it was durable/),
-      { dirs: ['sim/world'] },
+      { dirs: ['sim/world', 'core/codec'] },
     );
   });
 });
