@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { crc32c } from '../../../core/codec/crc32c.ts';
-import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
+import { itCatchesEachMutant, throws, type CaughtMutant } from '../../support/mutants.ts';
 
 type Crc32c = typeof crc32c;
 
@@ -70,14 +70,14 @@ describe('CRC-32C', () => {
   });
 
   const FILE = 'core/codec/crc32c.ts';
-  const mutants: { mutant: Mutant; caughtBy: (f: Crc32c) => void }[] = [
+  const mutants: CaughtMutant<{ crc32c: Crc32c }>[] = [
     {
       mutant: {
         name: 'crc32c-zip-polynomial',
         description: 'the tables are built from the zip (IEEE) polynomial',
         edits: [{ file: FILE, find: '= 0x82f63b78;', replace: '= 0xedb88320;' }],
       },
-      caughtBy: checkPublishedValues,
+      caughtBy: (m) => throws(() => checkPublishedValues(m.crc32c)),
     },
     {
       mutant: {
@@ -85,7 +85,7 @@ describe('CRC-32C', () => {
         description: 'the eight-bytes-a-step loop looks the first two bytes up in each other\'s tables',
         edits: [{ file: FILE, find: '      T7[lo & 0xff]! ^\n      T6[(lo >>> 8) & 0xff]! ^', replace: '      T6[lo & 0xff]! ^\n      T7[(lo >>> 8) & 0xff]! ^' }],
       },
-      caughtBy: checkAgainstDefinition,
+      caughtBy: (m) => throws(() => checkAgainstDefinition(m.crc32c)),
     },
     {
       mutant: {
@@ -93,12 +93,8 @@ describe('CRC-32C', () => {
         description: 'a CRC passed in to continue from is ignored',
         edits: [{ file: FILE, find: 'let c = ~crc >>> 0;', replace: 'let c = ~0 >>> 0;' }],
       },
-      caughtBy: checkInPieces,
+      caughtBy: (m) => throws(() => checkInPieces(m.crc32c)),
     },
   ];
-  for (const { mutant, caughtBy } of mutants) {
-    it(`catches mutant: ${mutant.name}`, async () => {
-      await withMutant(mutant, FILE, (m: { crc32c: Crc32c }) => expect(() => caughtBy(m.crc32c)).toThrow(), { dirs: ['core/codec'] });
-    });
-  }
+  itCatchesEachMutant(FILE, mutants, ['core/codec']);
 });

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as real from '../../../sim/check/durability.ts';
 import type { EtcdInput, EtcdOutput, Operation } from '../../../sim/check/history.ts';
-import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
+import { itCatchesEachMutant, type CaughtMutant } from '../../support/mutants.ts';
 import { etcdHistory, etcdOp, plannedOps } from './generate.ts';
 
 type Checker = typeof real;
@@ -63,30 +63,31 @@ describe('acknowledged-write durability', () => {
 
 describe('mutants of the durability checker are caught', () => {
   const FILE = 'sim/check/durability.ts';
-  const mutants: Array<Mutant & { caughtBy: (c: Checker) => boolean }> = [
+  const mutants: CaughtMutant<Checker>[] = [
     {
-      name: 'durability-ignores-older-index',
-      description: 'a read of an older version than the acknowledged write is accepted',
-      edits: [{ file: FILE, find: 'else if (out.index < index) problem', replace: 'else if (out.index < index - 1000) problem' }],
+      mutant: {
+        name: 'durability-ignores-older-index',
+        description: 'a read of an older version than the acknowledged write is accepted',
+        edits: [{ file: FILE, find: 'else if (out.index < index) problem', replace: 'else if (out.index < index - 1000) problem' }],
+      },
       caughtBy: (c) => planted.readOfAnOlderVersion(c).ok,
     },
     {
-      name: 'durability-any-removal-explains',
-      description: 'a key found missing is always taken as deleted',
-      edits: [{ file: FILE, find: 'if (!explained) problem', replace: 'if (explained && !explained) problem' }],
+      mutant: {
+        name: 'durability-any-removal-explains',
+        description: 'a key found missing is always taken as deleted',
+        edits: [{ file: FILE, find: 'if (!explained) problem', replace: 'if (explained && !explained) problem' }],
+      },
       caughtBy: (c) => planted.keyVanished(c).ok,
     },
     {
-      name: 'durability-judges-by-read-return',
-      description: 'a write acknowledged before the read returned (rather than before it began) must be seen',
-      edits: [{ file: FILE, find: 'writes[next]!.ret < read.call', replace: 'writes[next]!.ret < read.ret' }],
+      mutant: {
+        name: 'durability-judges-by-read-return',
+        description: 'a write acknowledged before the read returned (rather than before it began) must be seen',
+        edits: [{ file: FILE, find: 'writes[next]!.ret < read.call', replace: 'writes[next]!.ret < read.ret' }],
+      },
       caughtBy: (c) => fc.check(fc.property(plannedOps(40, 30, 2), (plan) => c.checkAckedWrites(etcdHistory(plan)).ok), { numRuns: 300, seed: 7 }).failed,
     },
   ];
-  for (const mutant of mutants) {
-    it(`${mutant.name}: ${mutant.description}`, async () => {
-      const caught = await withMutant(mutant, FILE, (mod: Checker) => mutant.caughtBy(mod), { dirs: ['sim/check'] });
-      expect(caught).toBe(true);
-    });
-  }
+  itCatchesEachMutant(FILE, mutants, ['sim/check']);
 });

@@ -6,6 +6,7 @@ import { etcdModel } from '../../../sim/check/models/etcd.ts';
 import { kvModel } from '../../../sim/check/models/kv.ts';
 import { registerModel } from '../../../sim/check/models/register.ts';
 import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
+import { itCatchesEachMutant, type CaughtMutant } from '../../support/mutants.ts';
 import { etcdHistory, kvHistory, plannedOps, registerHistory } from './generate.ts';
 
 type Checker = typeof real;
@@ -188,7 +189,7 @@ describe('linearizability properties', () => {
 // Mutants of the checker itself: each must make at least one of the tests above fail.
 const FILE = 'sim/check/linearizability.ts';
 const VISITED = 'sim/check/visited.ts';
-const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
+const mutants: CaughtMutant<Checker>[] = [
   {
     mutant: {
       name: 'accept-before-invocation',
@@ -234,14 +235,7 @@ const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
   },
 ];
 
-describe('mutants of the linearizability checker are caught', () => {
-  for (const { mutant, caughtBy } of mutants) {
-    it(`${mutant.name}: ${mutant.description}`, async () => {
-      const caught = await withMutant(mutant, FILE, (mod: Checker) => caughtBy(mod), { dirs: ['sim/check'] });
-      expect(caught).toBe(true);
-    });
-  }
-});
+describe('mutants of the linearizability checker are caught', () => itCatchesEachMutant(FILE, mutants, ['sim/check']));
 
 // An oracle: the definition itself, by brute force over every order, for histories small enough to enumerate.
 function bruteForce<S, I, O>(model: { init(): S; step(s: S, i: I, o: O | null): S | undefined }, ops: Operation<I, O>[]): boolean {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AckedWrite, EntryRef, NodeSample, RaftObservations } from '../../../sim/check/history.ts';
 import * as real from '../../../sim/check/raft-safety.ts';
-import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
+import { itCatchesEachMutant, type CaughtMutant } from '../../support/mutants.ts';
 import { healthyRun, schedules } from './raft-cluster.ts';
 
 type Checker = typeof real;
@@ -158,7 +158,7 @@ describe('raft safety: planted bugs', () => {
 });
 
 const FILE = 'sim/check/raft-safety.ts';
-const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
+const mutants: CaughtMutant<Checker>[] = [
   {
     mutant: { name: 'no-election-safety', description: 'a second leader in a term is remembered instead of reported', edits: [{ file: FILE, find: 'if (other && other.node !== s.node) {', replace: 'if (false) {' }] },
     caughtBy: (c) => !planted.twoLeadersInOneTerm(c).includes('election-safety'),
@@ -206,13 +206,7 @@ mutants.push({
   caughtBy: (c) => fc.check(fc.property(fc.constantFrom(3, 5), schedules, (size, steps) => c.checkRaftSafety(healthyRun(size, steps)).ok), { numRuns: 300, seed: 42 }).failed,
 });
 
-describe('mutants of the raft safety checker are caught', () => {
-  for (const { mutant, caughtBy } of mutants) {
-    it(`${mutant.name}: ${mutant.description}`, async () => {
-      expect(await withMutant(mutant, FILE, (mod: Checker) => caughtBy(mod), { dirs: ['sim/check'] })).toBe(true);
-    });
-  }
-});
+describe('mutants of the raft safety checker are caught', () => itCatchesEachMutant(FILE, mutants, ['sim/check']));
 
 describe('raft safety over generated correct clusters', () => {
   it('raises no alarm on any correct execution (elections, stale followers, truncations, restarts)', () => {

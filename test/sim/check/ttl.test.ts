@@ -4,7 +4,7 @@ import type { EtcdInput, EtcdOutput, Operation } from '../../../sim/check/histor
 import { checkLinearizability } from '../../../sim/check/linearizability.ts';
 import { etcdModel } from '../../../sim/check/models/etcd.ts';
 import * as real from '../../../sim/check/ttl.ts';
-import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
+import { itCatchesEachMutant, type CaughtMutant } from '../../support/mutants.ts';
 import { etcdOp } from './generate.ts';
 
 type Checker = typeof real;
@@ -224,7 +224,7 @@ describe('ttl checker over generated correct executions', () => {
 });
 
 const FILE = 'sim/check/ttl.ts';
-const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
+const mutants: CaughtMutant<Checker>[] = [
   {
     mutant: { name: 'expiry-deadline-ignored', description: 'reads of an expired version are never judged', edits: [{ file: FILE, find: 'if (read.call > deadline) {', replace: 'if (read.call > Infinity) {' }] },
     caughtBy: (c) => !planted.expiredKeyReadBack(c).includes('expired-read'),
@@ -275,11 +275,5 @@ mutants.push(
   },
 );
 
-describe('mutants of the ttl checker are caught', () => {
-  for (const { mutant, caughtBy } of mutants) {
-    it(`${mutant.name}: ${mutant.description}`, async () => {
-      expect(await withMutant(mutant, FILE, (mod: Checker) => caughtBy(mod), { dirs: ['sim/check'] })).toBe(true);
-    });
-  }
-});
+describe('mutants of the ttl checker are caught', () => itCatchesEachMutant(FILE, mutants, ['sim/check']));
 

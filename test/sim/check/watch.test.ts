@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as real from '../../../sim/check/watch.ts';
 import type { CommittedEvent, WatchRecord } from '../../../sim/check/watch.ts';
-import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
+import { itCatchesEachMutant, type CaughtMutant } from '../../support/mutants.ts';
 
 type Checker = typeof real;
 
@@ -94,7 +94,7 @@ describe('watch checker: what a watch must, may and must not receive (etcd seman
 });
 
 const FILE = 'sim/check/watch.ts';
-const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
+const mutants: CaughtMutant<Checker>[] = [
   {
     mutant: { name: 'gaps-allowed', description: 'a received event is not compared with the next expected one', edits: [{ file: FILE, find: 'if (want && want.index < r.index) {', replace: 'if (false) {' }] },
     caughtBy: (c) => !planted.droppedEvent(c).includes('watch-gap'),
@@ -120,10 +120,4 @@ const mutants: Array<{ mutant: Mutant; caughtBy: (c: Checker) => boolean }> = [
   },
 ];
 
-describe('mutants of the watch checker are caught', () => {
-  for (const { mutant, caughtBy } of mutants) {
-    it(`${mutant.name}: ${mutant.description}`, async () => {
-      expect(await withMutant(mutant, FILE, (mod: Checker) => caughtBy(mod), { dirs: ['sim/check'] })).toBe(true);
-    });
-  }
-});
+describe('mutants of the watch checker are caught', () => itCatchesEachMutant(FILE, mutants, ['sim/check']));
