@@ -64,8 +64,8 @@ export interface NodeChange {
   role: string;
   term: number;
   commit: number;
-  /** `crash` ends an incarnation; `restart` starts one. */
-  event?: 'crash' | 'restart';
+  /** `crash` ends an incarnation; `restart` starts one; `removed`: the member left the cluster (its process stopped). */
+  event?: 'crash' | 'restart' | 'removed';
 }
 
 export interface TraceVerdict {

@@ -38,8 +38,11 @@ export async function withRunner<T>(mutant: string | null, body: (run: RunSimula
   }
 }
 
-/** Per-node role, term and commit changes (and crashes, restarts) from the run's samples: the viewer's lanes. */
-export function nodeChanges(samples: readonly NodeSample[]): NodeChange[] {
+/**
+ * Per-node role, term and commit changes (and crashes, restarts) from the run's samples, and each removal from
+ * the cluster (`removals`: node index and the time its process was stopped): the viewer's lanes.
+ */
+export function nodeChanges(samples: readonly NodeSample[], removals: ReadonlyArray<{ node: number; time: number }> = []): NodeChange[] {
   const last = new Map<number, NodeChange>();
   const out: NodeChange[] = [];
   for (const s of samples) {
@@ -50,7 +53,13 @@ export function nodeChanges(samples: readonly NodeSample[]): NodeChange[] {
     last.set(s.node, change);
     out.push(change);
   }
-  return out;
+  if (removals.length === 0) return out;
+  // A removal keeps the member's last known view, like a crash marker, and sorts after samples at its instant.
+  const marks = removals.map(({ node, time }): NodeChange => {
+    const before = out.filter((c) => c.node === node && c.time <= time).at(-1);
+    return { node, time, role: before?.role ?? 'follower', term: before?.term ?? 0, commit: before?.commit ?? 0, event: 'removed' };
+  });
+  return [...out, ...marks].sort((a, b) => a.time - b.time);
 }
 
 export function endRecord(result: RunResult, expectation: ScenarioExpectation, events: number): TraceEnd {
@@ -64,7 +73,10 @@ export function endRecord(result: RunResult, expectation: ScenarioExpectation, e
     verdicts: result.verdicts.map((v) => ({ checker: v.checker, ok: v.ok, summary: v.summary })),
     nodes: result.nodes,
     faults: result.carriedOut,
-    changes: nodeChanges(result.observations.samples),
+    changes: nodeChanges(
+      result.observations.samples,
+      result.membershipChanges.flatMap((c) => (c.kind === 'remove' && c.appliedMs !== null ? [{ node: result.nodes.indexOf(c.node), time: c.appliedMs }] : [])),
+    ),
     operations: result.history.ops,
     failure,
   };

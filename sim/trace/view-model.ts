@@ -9,9 +9,10 @@ import { describeRunNemesis, type RunNemesisEvent, type NemesisFamily } from '..
 import { describeExpectation } from '../../scenarios/types.ts';
 import type { NodeChange, Trace, TraceVerdict } from './format.ts';
 
-/** Lane colours are indexed by these codes in the page; `down` is a crashed node. */
-export const ROLE_CODES = ['follower', 'pre-candidate', 'candidate', 'leader', 'down'] as const;
+/** Lane colours are indexed by these codes in the page; `down` is a crashed node, `removed` one that left the cluster. */
+export const ROLE_CODES = ['follower', 'pre-candidate', 'candidate', 'leader', 'down', 'removed'] as const;
 export const ROLE_DOWN = 4;
+export const ROLE_REMOVED = 5;
 export const OUTCOME_CODES = ['ok', 'fail', 'info'] as const;
 /** What happened to a delivered message (the world's outcome of the deliver event). */
 export const DELIVERY_CODES = ['handled', 'cut', 'down', 'parked'] as const;
@@ -143,7 +144,8 @@ const roundUs = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 /**
  * One lane per node from the sampled changes. A node is down from its crash (the fault schedule's time; the
- * samples only learn of a crash when the node boots again) until its restart sample.
+ * samples only learn of a crash when the node boots again) until its restart sample, and removed from the time
+ * the cluster's committed configuration left it out (its process stopped then) to the end.
  */
 export function nodeLanes(nodes: readonly string[], changes: readonly NodeChange[], faults: readonly FaultSpan[]): LaneData[] {
   const lanes: LaneData[] = nodes.map((node) => ({ node, roles: [], commits: [], marks: [] }));
@@ -151,9 +153,12 @@ export function nodeLanes(nodes: readonly string[], changes: readonly NodeChange
   const downs: Array<Array<[number, number]>> = nodes.map(() => []);
   for (const f of faults) if (f.family === 'crash') for (const k of f.nodes) downs[k]!.push([roundUs(f.start), roundUs(f.end)]);
   const entries: Array<Array<{ time: number; code: number; term: number }>> = nodes.map(() => []);
+  // A member removed from the cluster is drawn as removed from then on, whatever the schedule still aims at it.
+  const removedAt: number[] = nodes.map(() => Infinity);
+  for (const c of changes) if (c.event === 'removed' && lanes[c.node] !== undefined) removedAt[c.node] = Math.min(removedAt[c.node]!, roundUs(c.time));
   for (const c of changes) {
     const lane = lanes[c.node];
-    if (lane === undefined || c.event === 'crash') continue;
+    if (lane === undefined || c.event === 'crash' || c.event === 'removed' || roundUs(c.time) > removedAt[c.node]!) continue;
     const t = roundUs(c.time);
     if (c.event === 'restart') lane.marks.push(t, 1);
     entries[c.node]!.push({ time: t, code: role.get(c.role) ?? 0, term: c.term });
@@ -161,13 +166,16 @@ export function nodeLanes(nodes: readonly string[], changes: readonly NodeChange
     if (m === 0 || lane.commits[m - 1] !== c.commit) lane.commits.push(t, c.commit);
   }
   lanes.forEach((lane, k) => {
-    for (const [start] of downs[k]!) lane.marks.push(start, 0);
-    const inside = (t: number): boolean => downs[k]!.some(([s, e]) => s < t && t < e);
+    const removed = removedAt[k]!;
+    const nodeDowns = downs[k]!.filter(([start]) => start < removed).map(([start, end]): [number, number] => [start, Math.min(end, removed)]);
+    for (const [start] of nodeDowns) lane.marks.push(start, 0);
+    const inside = (t: number): boolean => nodeDowns.some(([s, e]) => s < t && t < e);
     const merged = entries[k]!.filter((e) => !inside(e.time));
-    for (const [start] of downs[k]!) {
+    for (const [start] of nodeDowns) {
       const before = merged.filter((e) => e.time <= start).at(-1);
       merged.push({ time: start, code: ROLE_DOWN, term: before?.term ?? 0 });
     }
+    if (removed !== Infinity) merged.push({ time: removed, code: ROLE_REMOVED, term: merged.filter((e) => e.time <= removed).at(-1)?.term ?? 0 });
     // Stable: a down marker sorts after a sample at the same instant, a restart sample after the down.
     merged.sort((a, b) => a.time - b.time);
     for (const e of merged) {

@@ -9,9 +9,12 @@
   'use strict';
   const D = JSON.parse(document.getElementById('trace-data').textContent);
   const N = D.nodes.length;
-  const ROLE_NAMES = ['follower', 'pre-candidate', 'candidate', 'leader', 'down'];
-  const ROLE_FILL = ['#e6e9ee', '#fbe6a2', '#f6ad5f', '#6cbf6c', '#40444c'];
-  const ROLE_TEXT = ['#556', '#665a20', '#5a3208', '#123d12', '#ddd'];
+  const ROLE_NAMES = ['follower', 'pre-candidate', 'candidate', 'leader', 'down', 'removed'];
+  const ROLE_FILL = ['#e6e9ee', '#fbe6a2', '#f6ad5f', '#6cbf6c', '#40444c', '#d8d2e6'];
+  const ROLE_TEXT = ['#556', '#665a20', '#5a3208', '#123d12', '#ddd', '#4a4066'];
+  const ROLE_DOWN = 4, ROLE_REMOVED = 5;
+  // Down and removed lanes name their state alone: the term there is only the last one the node knew.
+  const roleLabel = (code, term) => (code === ROLE_DOWN ? 'down' : code === ROLE_REMOVED ? 'removed from the cluster' : ROLE_NAMES[code] + ' · term ' + term);
   const OUTCOMES = ['ok', 'fail', 'info'];
   const OP_FILL = ['#a8d8a8', '#f3b0b0', '#f6dc95'];
   const OP_EDGE = ['#4f9a4f', '#c24a4a', '#b8901c'];
@@ -298,7 +301,7 @@
         segments++;
         if (xb - xa > 46) {
           ctx.fillStyle = ROLE_TEXT[code];
-          const text = code === 4 ? 'down' : ROLE_NAMES[code] + ' · term ' + r[i * 3 + 2];
+          const text = roleLabel(code, r[i * 3 + 2]);
           ctx.fillText(clipText(text, xb - xa - 8), xa + 4, y0 + 9);
         }
       }
@@ -723,7 +726,8 @@
         lines.push('<b>' + D.nodes[k] + '</b>');
         if (i >= 0) {
           const te = i + 1 < r.length / 3 ? r[(i + 1) * 3] : END;
-          lines.push((r[i * 3 + 1] === 4 ? 'down (crashed)' : ROLE_NAMES[r[i * 3 + 1]] + ', term ' + r[i * 3 + 2]) + ' from ' + r[i * 3].toFixed(3) + ' to ' + te.toFixed(3) + ' ms');
+          const code = r[i * 3 + 1];
+          lines.push((code === ROLE_DOWN ? 'down (crashed)' : code === ROLE_REMOVED ? 'removed from the cluster' : ROLE_NAMES[code] + ', term ' + r[i * 3 + 2]) + ' from ' + r[i * 3].toFixed(3) + ' to ' + te.toFixed(3) + ' ms');
         } else lines.push('not started');
         const c = lane.commits;
         const j = upperBound(c, t, 2, 0) - 1;

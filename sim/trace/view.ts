@@ -63,7 +63,7 @@ ${violation}${others}
 }
 
 function legendHtml(d: ViewData): string {
-  const roles = [['follower', '#e6e9ee'], ['pre-candidate', '#fbe6a2'], ['candidate', '#f6ad5f'], ['leader', '#6cbf6c'], ['down', '#40444c']];
+  const roles = [['follower', '#e6e9ee'], ['pre-candidate', '#fbe6a2'], ['candidate', '#f6ad5f'], ['leader', '#6cbf6c'], ['down', '#40444c'], ['removed', '#d8d2e6']];
   const families = [['partition', '#3b7ddd'], ['crash', '#2b2f36'], ['pause', '#8e5cc4'], ['clock', '#149c9c'], ['disk', '#9a5b22'], ['network', '#e07b00'], ['membership', '#c0397b']];
   const sw = (label: string, color: string, extra = ''): string => `<span class="sw" style="background:${color}${extra}"></span>${label}`;
   return `<div class="legend">

@@ -4,6 +4,7 @@
 import { Script } from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { NodeChange, Trace } from '../../../sim/trace/format.ts';
+import { nodeChanges, recordTrace } from '../../../sim/trace/record.ts';
 import { renderView } from '../../../sim/trace/view.ts';
 import {
   deliveries,
@@ -14,6 +15,7 @@ import {
   nodeLanes,
   opColumns,
   ROLE_DOWN,
+  ROLE_REMOVED,
   viewData,
 } from '../../../sim/trace/view-model.ts';
 import { recordViewTraces, VIEW_SCHEDULE } from './view-traces.ts';
@@ -64,7 +66,7 @@ describe('fault spans', () => {
 });
 
 describe('node lanes', () => {
-  const change = (node: number, time: number, role: string, term: number, commit: number, event?: 'crash' | 'restart'): NodeChange => ({ node, time, role, term, commit, ...(event ? { event } : {}) });
+  const change = (node: number, time: number, role: string, term: number, commit: number, event?: NodeChange['event']): NodeChange => ({ node, time, role, term, commit, ...(event ? { event } : {}) });
 
   it('colours a node down from the crash in the schedule to its restart, though the samples learn of the crash only at the restart', () => {
     const crash = faultSpans([{ atMs: 100, kind: 'crash', node: 'n2' }, { atMs: 300, kind: 'restart', node: 'n2' }], NODES.slice(0, 2), 500);
@@ -81,6 +83,32 @@ describe('node lanes', () => {
     expect(lanes[1]!.roles).toEqual([0, 0, 1, 50, 3, 2, 100, ROLE_DOWN, 2, 300, 0, 2]);
     expect(lanes[1]!.commits).toEqual([0, 0, 50, 3, 320, 5]);
     expect(lanes[1]!.marks).toEqual([100, 0, 300, 1]);
+  });
+
+  it('shows a member removed from the cluster as removed to the end, though the schedule still crashes it afterwards', () => {
+    const crash = faultSpans([{ atMs: 400, kind: 'crash', node: 'n2' }, { atMs: 450, kind: 'restart', node: 'n2' }], NODES.slice(0, 2), 500);
+    const lanes = nodeLanes(NODES.slice(0, 2), [
+      change(0, 0, 'leader', 1, 0),
+      change(1, 0, 'follower', 1, 0),
+      change(1, 200, 'follower', 1, 4),
+      change(1, 300, 'follower', 1, 4, 'removed'),
+      change(1, 450, 'follower', 1, 4, 'restart'),
+    ], crash);
+    expect(lanes[0]!.roles).toEqual([0, 3, 1]);
+    expect(lanes[1]!.roles).toEqual([0, 0, 1, 300, ROLE_REMOVED, 1]);
+    expect(lanes[1]!.marks).toEqual([]);
+  });
+
+  it('places a removal after the samples of its instant, with the last role the member had', () => {
+    const sample = (node: number, time: number, role: 'follower' | 'leader') => ({ node, time, role, term: 2, commitIndex: 7, lastIndex: 7, applied: 7 });
+    const changes = nodeChanges([sample(0, 0, 'follower'), sample(1, 0, 'leader'), sample(0, 90, 'leader'), sample(1, 90, 'follower')], [{ node: 1, time: 90 }]);
+    expect(changes.map((c) => [c.node, c.time, c.role, c.event ?? ''])).toEqual([
+      [0, 0, 'follower', ''],
+      [1, 0, 'leader', ''],
+      [0, 90, 'leader', ''],
+      [1, 90, 'follower', ''],
+      [1, 90, 'follower', 'removed'],
+    ]);
   });
 });
 
@@ -161,6 +189,29 @@ describe('a recorded run', () => {
     expect(d.messages).toMatchObject({ total: delivered, embedded: delivered, sendTimes: true });
     expect(d.ops.id).toHaveLength(healthy.end.operations.length);
     expect(d.faults.map((f) => f.family).sort()).toEqual(['clock', 'clock', 'crash', 'disk', 'network', 'partition', 'partition', 'pause']);
+  });
+
+  it('draws a member removed through Raft as removed from the moment its process stopped', async () => {
+    const { trace, result } = await recordTrace({
+      scenario: 'view-member-remove',
+      seed: 1,
+      config: {
+        name: 'view-member-remove',
+        nodes: 3,
+        durationMs: 1500,
+        settleMs: 300,
+        workload: { kind: 'register', clients: 3 },
+        nemesis: { kind: 'schedule', meanGapMs: 1000, meanFaultMs: 500, weights: {}, maxClockJumpMs: 1000, events: [{ atMs: 400, kind: 'member-remove', node: 'n3' }] },
+      },
+      expect: { kind: 'pass' },
+    });
+    const removedMs = result.membershipChanges.find((c) => c.kind === 'remove')?.appliedMs;
+    expect(removedMs).toBeGreaterThan(400);
+    expect(trace.end.changes.filter((c) => c.event === 'removed').map((c) => [c.node, c.time])).toEqual([[2, removedMs]]);
+    const roles = viewData(trace, { tracePath: 'm.trace' }).lanes[2]!.roles;
+    const drawnAt = Math.round(removedMs! * 1000) / 1000; // the lanes keep microseconds
+    expect(roles.slice(-3)).toEqual([drawnAt, ROLE_REMOVED, roles.at(-1)]);
+    expect(roles.filter((_, i) => i % 3 === 0 && roles[i]! > drawnAt)).toEqual([]);
   });
 });
 
