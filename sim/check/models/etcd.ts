@@ -1,6 +1,8 @@
 // The etcd v2 key model for simulator histories: one key, its value and its modifiedIndex. Indexes come from the
 // outputs, so the model also checks that a key's modifiedIndex only grows and that a read returns the index of
-// the write it saw. After an indeterminate write the index is unknown (-1) until an output reveals it.
+// the write it saw. After an indeterminate write the index is unknown until an output reveals it, but never
+// forgotten altogether: it is above every index the key had before (modifiedIndex only grows), so a later read
+// of an older index, or a compare against one, is still refused.
 //
 // An indeterminate operation whose compare cannot hold is rejected rather than applied as a no-op: a no-op is
 // the same as never taking effect, which the search already explores.
@@ -18,9 +20,16 @@ export interface EtcdKeyState {
   value: string | null;
   /** modifiedIndex of the last write or delete; 0 initially; -1 unknown (after an indeterminate write). */
   index: number;
+  /** When the index is unknown: it is greater than this. 0 when the index is known. */
+  above: number;
 }
 
-const ABSENT: EtcdKeyState = { value: null, index: 0 };
+const ABSENT: EtcdKeyState = { value: null, index: 0, above: 0 };
+
+/** The smallest modifiedIndex the key can have now. */
+function leastIndex(state: EtcdKeyState): number {
+  return state.index === -1 ? state.above + 1 : state.index;
+}
 
 type Compare = { prevValue?: string; prevIndex?: number };
 
@@ -29,14 +38,14 @@ function compareHolds(state: EtcdKeyState, c: Compare): boolean | undefined {
   if (state.value === null) return false;
   if (c.prevValue !== undefined && c.prevValue !== state.value) return false;
   if (c.prevIndex !== undefined) {
-    if (state.index === -1) return undefined;
+    if (state.index === -1) return c.prevIndex > state.above ? undefined : false;
     if (c.prevIndex !== state.index) return false;
   }
   return true;
 }
 
 function indexMayFollow(state: EtcdKeyState, index: number): boolean {
-  return state.index === -1 || index > state.index;
+  return index > leastIndex(state);
 }
 
 function isError(output: EtcdOutput): output is { error: number; index?: number } {
@@ -44,7 +53,12 @@ function isError(output: EtcdOutput): output is { error: number; index?: number 
 }
 
 function written(value: string | null, index: number): EtcdKeyState {
-  return { value, index };
+  return { value, index, above: 0 };
+}
+
+/** After a write whose index is not known: above the key's index before it (and above a prevIndex it matched). */
+function writtenUnknown(state: EtcdKeyState, value: string | null, matchedIndex = 0): EtcdKeyState {
+  return { value, index: -1, above: Math.max(leastIndex(state), matchedIndex) };
 }
 
 function stepUnknown(state: EtcdKeyState, input: EtcdInput): EtcdKeyState | undefined {
@@ -52,18 +66,18 @@ function stepUnknown(state: EtcdKeyState, input: EtcdInput): EtcdKeyState | unde
     case 'get':
       return state;
     case 'set':
-      return written(input.value, -1);
+      return writtenUnknown(state, input.value);
     case 'create':
-      return state.value === null ? written(input.value, -1) : undefined;
+      return state.value === null ? writtenUnknown(state, input.value) : undefined;
     case 'update':
-      return state.value !== null ? written(input.value, -1) : undefined;
+      return state.value !== null ? writtenUnknown(state, input.value) : undefined;
     case 'cas':
-      return compareHolds(state, input) !== false ? written(input.value, -1) : undefined;
+      return compareHolds(state, input) !== false ? writtenUnknown(state, input.value, input.prevIndex) : undefined;
     case 'delete':
     case 'expire':
-      return state.value !== null ? written(null, -1) : undefined;
+      return state.value !== null ? writtenUnknown(state, null) : undefined;
     case 'cad':
-      return compareHolds(state, input) !== false ? written(null, -1) : undefined;
+      return compareHolds(state, input) !== false ? writtenUnknown(state, null, input.prevIndex) : undefined;
   }
 }
 
@@ -92,7 +106,7 @@ export const etcdModel: Model<EtcdKeyState, EtcdInput, EtcdOutput> = {
       case 'get':
         if (state.value === null || output.value !== state.value) return undefined;
         if (state.index === index) return state;
-        return state.index === -1 ? written(state.value, index) : undefined;
+        return state.index === -1 && index > state.above ? written(state.value, index) : undefined;
       case 'set':
         return indexMayFollow(state, index) ? written(input.value, index) : undefined;
       case 'create':
@@ -108,8 +122,8 @@ export const etcdModel: Model<EtcdKeyState, EtcdInput, EtcdOutput> = {
         return compareHolds(state, input) !== false && indexMayFollow(state, index) ? written(null, index) : undefined;
     }
   },
-  equal: (a, b) => a.value === b.value && a.index === b.index,
-  hash: (s) => mixHash(s.value === null ? 0x51ed270b : hashString(s.value), s.index),
+  equal: (a, b) => a.value === b.value && a.index === b.index && a.above === b.above,
+  hash: (s) => mixHash(mixHash(s.value === null ? 0x51ed270b : hashString(s.value), s.index), s.above),
   readOnly: (input) => input.f === 'get',
   checked: (input) => input.f !== 'get' || input.quorum !== false,
   rank(input, output) {
@@ -131,5 +145,5 @@ export const etcdModel: Model<EtcdKeyState, EtcdInput, EtcdOutput> = {
     }
     return `${input.f}(${args.join(', ')}) -> ${shown}`;
   },
-  describeState: (s) => `${s.value === null ? '(absent)' : JSON.stringify(s.value)} @${s.index === -1 ? '?' : s.index}`,
+  describeState: (s) => `${s.value === null ? '(absent)' : JSON.stringify(s.value)} @${s.index === -1 ? `>${s.above}` : s.index}`,
 };

@@ -10,6 +10,7 @@ import type { EtcdInput, EtcdOutput, Operation, Outcome } from '../../../sim/che
 import { checkLinearizability } from '../../../sim/check/linearizability.ts';
 import { etcdModel } from '../../../sim/check/models/etcd.ts';
 import { withMutant, type Mutant } from '../../../sim/mutants/mutate.ts';
+import { itCatchesEachMutant } from '../../support/mutants.ts';
 
 const EPOCH = Date.UTC(2026, 10, 25, 8, 0, 0);
 
@@ -115,6 +116,52 @@ describe('the etcd key model against the etcd v2 store', () => {
   });
 });
 
+// After a write whose outcome is unknown, the key's index is unknown but still above every index it had: a read
+// of an older index, or a compare against one, stays impossible.
+const op = (id: number, client: number, input: EtcdInput, output: EtcdOutput | null, call: number, ret: number): Operation<EtcdInput, EtcdOutput> => ({
+  id,
+  client,
+  key: '/k',
+  input,
+  output,
+  outcome: output === null ? 'info' : 'ok',
+  call,
+  ret,
+});
+const indeterminate = {
+  readOfAnOlderIndex: [
+    op(0, 1, { f: 'set', value: '1' }, { index: 5 }, 0, 1),
+    op(1, 1, { f: 'set', value: '2' }, { index: 7 }, 2, 3),
+    op(2, 2, { f: 'set', value: '1' }, null, 4, 100),
+    op(3, 3, { f: 'get', quorum: true }, { value: '1', index: 5 }, 10, 11),
+  ],
+  compareAgainstAnOlderIndex: [
+    op(0, 1, { f: 'set', value: 'a' }, { index: 5 }, 0, 1),
+    op(1, 2, { f: 'set', value: 'b' }, null, 4, 100),
+    op(2, 3, { f: 'cas', value: 'c', prevIndex: 3 }, { index: 9 }, 10, 11),
+  ],
+};
+const refusedAfterIndeterminateWrite = (check: typeof checkLinearizability): boolean =>
+  check(etcdModel, indeterminate.readOfAnOlderIndex).verdict === 'non-linearizable' &&
+  check(etcdModel, indeterminate.compareAgainstAnOlderIndex).verdict === 'non-linearizable';
+
+describe('the etcd key model after an indeterminate write', () => {
+  it('refuses a read of an index older than one already acknowledged', () => {
+    expect(checkLinearizability(etcdModel, indeterminate.readOfAnOlderIndex).verdict).toBe('non-linearizable');
+  });
+
+  it('refuses a compare-and-swap that matched an index the key had left behind', () => {
+    expect(checkLinearizability(etcdModel, indeterminate.compareAgainstAnOlderIndex).verdict).toBe('non-linearizable');
+  });
+
+  it('still accepts what the indeterminate write may have done: its value at a later index, or a compare on that index', () => {
+    const [w0, w1, info] = indeterminate.readOfAnOlderIndex;
+    expect(checkLinearizability(etcdModel, [w0!, w1!, info!, op(3, 3, { f: 'get', quorum: true }, { value: '1', index: 9 }, 10, 11)]).verdict).toBe('linearizable');
+    const [v0, unknown] = indeterminate.compareAgainstAnOlderIndex;
+    expect(checkLinearizability(etcdModel, [v0!, unknown!, op(2, 3, { f: 'cas', value: 'c', prevIndex: 8 }, { index: 9 }, 10, 11)]).verdict).toBe('linearizable');
+  });
+});
+
 describe('mutants of the etcd key model are caught by the store', () => {
   const FILE = 'sim/check/models/etcd.ts';
   const mutants: Mutant[] = [
@@ -126,7 +173,7 @@ describe('mutants of the etcd key model are caught by the store', () => {
     {
       name: 'unknown-index-never-matches',
       description: 'after an indeterminate write, a compare on prevIndex is taken to fail',
-      edits: [{ file: FILE, find: 'if (state.index === -1) return undefined;', replace: 'if (state.index === -1) return false;' }],
+      edits: [{ file: FILE, find: 'if (state.index === -1) return c.prevIndex > state.above ? undefined : false;', replace: 'if (state.index === -1) return false;' }],
     },
   ];
   for (const mutant of mutants) {
@@ -144,4 +191,22 @@ describe('mutants of the etcd key model are caught by the store', () => {
       expect(caught).toBe(true);
     });
   }
+});
+
+describe('a mutant of the etcd key model that forgets the index floor is caught by the indeterminate-write histories', () => {
+  const FILE = 'sim/check/models/etcd.ts';
+  itCatchesEachMutant<{ checkLinearizability: typeof checkLinearizability }>(
+    'sim/check/linearizability.ts',
+    [
+      {
+        mutant: {
+          name: 'unknown-index-forgets-the-past',
+          description: 'after an indeterminate write the key may have any index, even one below those already acknowledged',
+          edits: [{ file: FILE, find: 'return { value, index: -1, above: Math.max(leastIndex(state), matchedIndex) };', replace: 'return { value, index: -1, above: 0 };' }],
+        },
+        caughtBy: (mod) => refusedAfterIndeterminateWrite(mod.checkLinearizability),
+      },
+    ],
+    ['sim/check'],
+  );
 });
