@@ -259,8 +259,28 @@ function handleKeys(req: IncomingMessage, res: ServerResponse, member: MemberFac
   const request = parsed.request;
   let streaming = false;
   let done = false;
+  // etcd sends a watch's headers as soon as the watcher is registered, so a client knows later writes are
+  // ordered after its watch; each event then goes out as one JSON line, flushed at once.
+  const startStream = (startIndex: number): void => {
+    streaming = true;
+    const { raftIndex, raftTerm } = member.raftHeaders();
+    const rendered = renderKeysResponse({ type: 'watch', startIndex, events: [] }, { method, clusterId: member.clusterId, raftIndex, raftTerm });
+    const headers: Record<string, string> = { ...CORS_HEADERS };
+    for (const [k, v] of Object.entries(rendered.headers)) headers[canonicalHeader(k)] = v;
+    res.writeHead(200, headers);
+    res.flushHeaders();
+  };
   const onReply = (reply: ReplicaReply) => {
     if (done) return;
+    if (!streaming && request.stream && reply.body.type === 'watch') {
+      // A stream watch answered from the event history: etcd hands the client that one event and keeps the
+      // stream open without registering a watcher, so nothing more ever arrives on it. The same here: the
+      // replica is done with the request, the connection stays open until the client closes it.
+      done = true;
+      startStream(reply.body.startIndex);
+      res.write(eventJson(reply.body.event) + '\n');
+      return;
+    }
     if (streaming) {
       // A watch whose headers already went out: each event is one JSON line, flushed at once.
       if (reply.body.type === 'watch') res.write(eventJson(reply.body.event) + '\n');
@@ -278,17 +298,7 @@ function handleKeys(req: IncomingMessage, res: ServerResponse, member: MemberFac
   };
   const id = member.submit((rid) => ({ type: 'request', id: rid, request }), onReply);
   const startIndex = done ? null : member.watchStartIndex(id);
-  if (startIndex !== null) {
-    // etcd sends a watch's headers as soon as the watcher is registered, so a client knows later writes are
-    // ordered after its watch.
-    streaming = true;
-    const { raftIndex, raftTerm } = member.raftHeaders();
-    const rendered = renderKeysResponse({ type: 'watch', startIndex, events: [] }, { method, clusterId: member.clusterId, raftIndex, raftTerm });
-    const headers: Record<string, string> = { ...CORS_HEADERS };
-    for (const [k, v] of Object.entries(rendered.headers)) headers[canonicalHeader(k)] = v;
-    res.writeHead(200, headers);
-    res.flushHeaders();
-  }
+  if (startIndex !== null) startStream(startIndex);
   if (!done) {
     res.on('close', () => {
       if (!done) {
