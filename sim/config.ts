@@ -79,8 +79,11 @@ export interface RunConfig {
   checks: {
     /** Judge default (non-quorum) reads for linearizability too; etcd v2 does not promise it. */
     defaultReadsCount: boolean;
-    /** Wall-clock budget of the linearizability search. */
-    linearizabilityTimeoutMs: number;
+    /**
+     * Budget of the linearizability search in search steps (past it the verdict is `unknown`). Steps, not wall
+     * time, so that a run's verdict, and its trace, are the same on any machine.
+     */
+    linearizabilityMaxSteps: number;
   };
 }
 
@@ -125,7 +128,7 @@ export const DEFAULT_CONFIG: RunConfig = {
     maxClockJumpMs: 2000,
     events: [],
   },
-  checks: { defaultReadsCount: false, linearizabilityTimeoutMs: 60_000 },
+  checks: { defaultReadsCount: false, linearizabilityMaxSteps: 50_000_000 },
 };
 
 export class ConfigError extends Error {
@@ -140,6 +143,18 @@ function merge(base: RunConfig, patch: PartialRunConfig): RunConfig {
     out[k] = b !== null && typeof b === 'object' && !Array.isArray(b) && typeof v === 'object' && v !== null && !Array.isArray(v) ? { ...b, ...v } : v;
   }
   return out as unknown as RunConfig;
+}
+
+/**
+ * The config a trace header carries, read by this raftsim: fields added since the trace was written take their
+ * defaults and retired ones are dropped, so an old trace still replays. The result is checked by the caller.
+ */
+export function configFromTrace(written: PartialRunConfig): RunConfig {
+  const config = merge(DEFAULT_CONFIG, written);
+  if (config.checks === null || typeof config.checks !== 'object') return config;
+  // Retired: a wall-clock budget made a run's verdict depend on the machine; the step budget replaced it.
+  const { linearizabilityTimeoutMs: _retired, ...checks } = config.checks as RunConfig['checks'] & { linearizabilityTimeoutMs?: unknown };
+  return { ...config, checks };
 }
 
 /** One line per problem; empty when the config is usable. */
@@ -208,7 +223,7 @@ export function configProblems(c: RunConfig): string[] {
   }
   if (!Array.isArray(n.events)) problems.push('nemesis.events must be a list');
   else if (n.kind === 'schedule' && Number.isInteger(c.nodes)) problems.push(...validateRunNemesis(n.events, nodeIds(c)).map((p) => `nemesis.events: ${p}`));
-  int('checks.linearizabilityTimeoutMs', c.checks.linearizabilityTimeoutMs, 1);
+  int('checks.linearizabilityMaxSteps', c.checks.linearizabilityMaxSteps, 1);
   return problems;
 }
 

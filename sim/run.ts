@@ -373,7 +373,7 @@ export function runSimulation(options: RunOptions): RunResult {
   const linearOps: Operation<EtcdInput, EtcdOutput>[] = config.checks.defaultReadsCount
     ? history.ops.map((op) => (op.input.f === 'get' && op.input.quorum === false ? { ...op, input: { f: 'get' } } : op))
     : history.ops;
-  const linearizability = checkHistory({ model: 'etcd', ops: linearOps }, { timeoutMs: config.checks.linearizabilityTimeoutMs });
+  const linearizability = checkHistory({ model: 'etcd', ops: linearOps }, { maxSteps: config.checks.linearizabilityMaxSteps });
   const linearCheck: CheckResult = {
     checker: 'linearizability',
     ok: linearizability.verdict === 'linearizable',

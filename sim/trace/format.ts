@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { decodeMulti, encode } from '@msgpack/msgpack';
-import { configProblems, type RunConfig } from '../config.ts';
+import { configFromTrace, configProblems, type PartialRunConfig, type RunConfig } from '../config.ts';
 import type { EtcdInput, EtcdOutput, Operation } from '../check/history.ts';
 import type { FailureEvidence } from '../check/linearizability.ts';
 import type { RunNemesisEvent } from '../world/nemesis.ts';
@@ -167,9 +167,11 @@ function checkHeader(v: unknown): TraceHeader {
   need(typeof v.seed === 'number' && Number.isSafeInteger(v.seed) && v.seed >= 0 && v.seed <= 0xffffffff, 'header.seed', 'expected an integer in [0, 2^32)');
   need(v.mutant === null || typeof v.mutant === 'string', 'header.mutant', 'expected a bug name or null');
   need(isObj(v.config), 'header.config', 'expected the run config');
+  let config: RunConfig | null = null;
   const problems = (() => {
     try {
-      return configProblems(v.config as unknown as RunConfig);
+      config = configFromTrace(v.config as PartialRunConfig);
+      return configProblems(config);
     } catch (err) {
       return [`unreadable (${err instanceof Error ? err.message : String(err)})`];
     }
@@ -182,7 +184,7 @@ function checkHeader(v: unknown): TraceHeader {
     'expected {kind: "pass"} or {kind: "violation", checker}',
   );
   const { type: _t, ...header } = v;
-  return header as unknown as TraceHeader;
+  return { ...header, config } as unknown as TraceHeader;
 }
 
 function checkChunk(v: Obj, expectedFrom: number, where: string): TraceEvent[] {

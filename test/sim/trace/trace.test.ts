@@ -75,6 +75,16 @@ describe('reading', () => {
     }
   });
 
+  it('reads a trace written before the search budget was counted in steps, and replays it', async () => {
+    const { linearizabilityMaxSteps: _new, ...checks } = trace.header.config.checks;
+    const older: Trace = { ...trace, header: { ...trace.header, config: { ...trace.header.config, checks: { ...checks, linearizabilityTimeoutMs: 60_000 } as never } } };
+    const read = decodeTrace(encodeTrace(older));
+    expect(read.header.config.checks).toEqual({ defaultReadsCount: trace.header.config.checks.defaultReadsCount, linearizabilityMaxSteps: 50_000_000 });
+    const outcome = await replayTrace(read);
+    expect(outcome.divergence).toBeNull();
+    expect(outcome.replayedEvents).toBe(trace.events.length);
+  });
+
   it('names what is wrong with a well-compressed file that is not a good trace', () => {
     const pack = (...values: unknown[]) => gzipSync(Buffer.concat(values.map((v) => encode(v))));
     const header = { type: 'header', ...trace.header };
