@@ -80,6 +80,12 @@ export interface RunConfig {
     /** Judge default (non-quorum) reads for linearizability too; etcd v2 does not promise it. */
     defaultReadsCount: boolean;
     /**
+     * With `defaultReadsCount`, how stale a default read may be: it may return any value the key held from this
+     * long before it was sent until it returned (bounded staleness). 0 demands linearizability; a follower's
+     * ordinary replication lag needs a few hundred ms, a member cut off from the leader lags without bound.
+     */
+    defaultReadsStalenessMs: number;
+    /**
      * Budget of the linearizability search in search steps (past it the verdict is `unknown`). Steps, not wall
      * time, so that a run's verdict, and its trace, are the same on any machine.
      */
@@ -128,7 +134,7 @@ export const DEFAULT_CONFIG: RunConfig = {
     maxClockJumpMs: 2000,
     events: [],
   },
-  checks: { defaultReadsCount: false, linearizabilityMaxSteps: 50_000_000 },
+  checks: { defaultReadsCount: false, defaultReadsStalenessMs: 0, linearizabilityMaxSteps: 50_000_000 },
 };
 
 export class ConfigError extends Error {
@@ -223,6 +229,7 @@ export function configProblems(c: RunConfig): string[] {
   }
   if (!Array.isArray(n.events)) problems.push('nemesis.events must be a list');
   else if (n.kind === 'schedule' && Number.isInteger(c.nodes)) problems.push(...validateRunNemesis(n.events, nodeIds(c)).map((p) => `nemesis.events: ${p}`));
+  int('checks.defaultReadsStalenessMs', c.checks.defaultReadsStalenessMs, 0, 3_600_000);
   int('checks.linearizabilityMaxSteps', c.checks.linearizabilityMaxSteps, 1);
   return problems;
 }

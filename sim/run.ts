@@ -371,7 +371,9 @@ export function runSimulation(options: RunOptions): RunResult {
   }
   const history = pool.history(world.now);
   const linearOps: Operation<EtcdInput, EtcdOutput>[] = config.checks.defaultReadsCount
-    ? history.ops.map((op) => (op.input.f === 'get' && op.input.quorum === false ? { ...op, input: { f: 'get' } } : op))
+    ? history.ops.map((op) =>
+        op.input.f === 'get' && op.input.quorum === false ? { ...op, input: { f: 'get' }, call: Math.max(0, op.call - config.checks.defaultReadsStalenessMs) } : op,
+      )
     : history.ops;
   const linearizability = checkHistory({ model: 'etcd', ops: linearOps }, { maxSteps: config.checks.linearizabilityMaxSteps });
   const linearCheck: CheckResult = {
