@@ -1,4 +1,5 @@
 import { commands } from './commands.ts';
+import { HelpRequested } from './args.ts';
 import { UsageError } from './usage.ts';
 
 function help(): string {
@@ -18,6 +19,7 @@ function help(): string {
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest.length > 0) return main([...rest.slice(0, 1), '--help']);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(help() + '\n');
     return name === undefined ? 2 : 0;
@@ -31,6 +33,11 @@ async function main(argv: string[]): Promise<number> {
     const mod = await command.load();
     return await mod.run(rest);
   } catch (err) {
+    if (err instanceof HelpRequested) {
+      const flags = err.flags.length > 0 ? ['', 'options:', ...err.flags.map((f) => `  ${f}`)] : [];
+      process.stdout.write([`usage: raftsim ${command.usage}`, '', command.summary, ...flags, '', 'exit codes: 0 every check held, 1 a check failed, 2 bad usage or bad input'].join('\n') + '\n');
+      return 0;
+    }
     if (err instanceof UsageError) {
       process.stderr.write(`raftsim ${name}: ${err.message}\n`);
       return 2;

@@ -16,6 +16,22 @@ describe('raftsim dispatch', () => {
     for (const c of commands) expect(r.stdout).toContain(c.usage);
   });
 
+  it('every command answers --help (and raftsim help <command>) with its usage and the flags its parser takes, exit 0', () => {
+    for (const c of commands) {
+      for (const args of [[c.name, '--help'], ['help', c.name]]) {
+        const r = raftsim(args);
+        expect(r.status, args.join(' ')).toBe(0);
+        expect(r.stdout, args.join(' ')).toContain(`usage: raftsim ${c.usage.split(' ')[0]}`);
+      }
+    }
+    const run = raftsim(['run', 'calm', '-h']).stdout;
+    for (const flag of ['--seed VALUE', '--no-faults', '--trace VALUE', '--mutant VALUE']) expect(run).toContain(flag);
+    // After '--' a '--help' is a positional, not a request for help.
+    const replay = raftsim(['replay', '--', '--help']);
+    expect(replay.status).toBe(2);
+    expect(replay.stderr).toMatch(/cannot read --help/);
+  });
+
   it('no command prints the help and exits 2; an unknown command is a one-line usage error with exit 2', () => {
     expect(raftsim([]).status).toBe(2);
     const r = raftsim(['frobnicate']);
