@@ -3,7 +3,7 @@
 import type { PartialRunConfig } from '../sim/config.ts';
 
 /** Names of the checkers a run's verdicts carry (sim/run.ts). */
-export type CheckerName = 'linearizability' | 'raft-safety' | 'ttl' | 'watch' | 'store-agreement' | 'queue-order' | 'invariants';
+export type CheckerName = 'linearizability' | 'raft-safety' | 'ttl' | 'watch' | 'store-agreement' | 'queue-order' | 'invariants' | 'liveness';
 
 export type ScenarioExpectation =
   /** Every checker holds. */

@@ -6,6 +6,7 @@ import { checkHistory, type LinearizabilityResult } from './check/linearizabilit
 import { etcdModel } from './check/models/etcd.ts';
 import { checkRaftSafety } from './check/raft-safety.ts';
 import { renderReport } from './check/report.ts';
+import { checkLiveness } from './check/liveness.ts';
 import { checkTtl } from './check/ttl.ts';
 import { checkWatches } from './check/watch.ts';
 import {
@@ -32,6 +33,7 @@ import type { StoreEvent } from '../core/kv/index.ts';
 import { MembershipClient, type MembershipChangeRecord } from './clients/membership.ts';
 import { installRunNemesis, type FiredNemesis } from './nemesis-targets.ts';
 import { describeRunNemesis, generateNemesis, needsRun, type NemesisEvent, type RunNemesisEvent } from './world/nemesis.ts';
+import { medianLatencyMs } from './world/latency.ts';
 import { RandomStreams } from './world/random.ts';
 import { NodeProgramError, World, type MessageCodec, type TrailEntry, type WorldSummary } from './world/world.ts';
 
@@ -182,6 +184,14 @@ function disruptedPeriods(schedule: readonly RunNemesisEvent[], padMs: number, e
     if (to !== null) periods.push({ from: e.atMs, to: to + padMs });
   });
   return periods;
+}
+
+/** When the last fault was undone (0 with none); null when one never is, or a membership change never took effect. */
+function lastFaultUndoneMs(carriedOut: readonly RunNemesisEvent[], changes: readonly MembershipChangeRecord[]): number | null {
+  let end = 0;
+  for (const p of disruptedPeriods(carriedOut, 0, Infinity)) end = Math.max(end, p.to);
+  for (const c of changes) end = Math.max(end, c.appliedMs ?? Infinity);
+  return Number.isFinite(end) ? end : null;
 }
 
 function describeFired(f: FiredNemesis, changes: readonly MembershipChangeRecord[]): string {
@@ -427,7 +437,22 @@ export function runSimulation(options: RunOptions): RunResult {
     halted === null ? [] : [{ property: 'node-invariant', explanation: `the run stopped at t=${Math.round(world.now)} ms: ${halted}` }],
     'no member reached a state its own checks call impossible',
   );
-  const verdicts = [linearCheck, raft, ttl, watch, storeAgreement, queueCheck, invariants];
+  const finalVoters = [...indexOf.keys()].filter((id) => {
+    const changes = membership!.changes.filter((c) => c.node === id);
+    return !changes.some((c) => c.kind === 'remove' && c.appliedMs !== null) && !changes.some((c) => c.kind === 'add' && c.appliedMs === null);
+  });
+  const liveness = checkLiveness({
+    samples,
+    members: finalVoters.filter((id) => world.status(id) === 'running' && world.state(id)?.halted === null).map((id) => ({ node: indexOf.get(id)!, name: id })),
+    voters: finalVoters.length,
+    faultsEndMs: lastFaultUndoneMs(asCarriedOut(schedule, fired), membership.changes),
+    endMs: world.now,
+    minQuietMs: 5 * electionMs,
+    catchUpMs: electionMs,
+    stoppedEarly: halted !== null,
+    timing: { electionTimeoutMs: electionMs, broadcastMs: 2 * medianLatencyMs(config.network.latency) + medianLatencyMs(config.disk.syncLatency) },
+  });
+  const verdicts = [linearCheck, raft, ttl, watch, storeAgreement, queueCheck, invariants, liveness];
   const ok = verdicts.every((v) => v.ok);
 
   const ws = world.summary();

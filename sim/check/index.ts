@@ -18,6 +18,7 @@ export { registerModel, type RegisterState } from './models/register.ts';
 export { checkAckedWrites, type AckedWritesOptions } from './durability.ts';
 export { checkRaftSafety, type RaftSafetyOptions } from './raft-safety.ts';
 export { checkTtl, type TtlOptions } from './ttl.ts';
+export { checkLiveness, type LivenessInput } from './liveness.ts';
 export { checkWatches, type WatchOptions } from './watch.ts';
 export { renderReport, type ReportInput } from './report.ts';
 export { FORMATS, FormatError, parseHistory, parseRaftsimFile, parseRaftsim, serializeRaftsim, type FormatName, type RaftsimFile } from './formats.ts';

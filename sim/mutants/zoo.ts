@@ -345,6 +345,26 @@ export const zoo: readonly ZooBug[] = [
     caughtBy: 'ttl',
     how: 'a quorum read finds a key gone before its TTL could have run out (early expiry)',
   },
+  {
+    name: 'fixed-election-timeout',
+    title: 'election timeout not randomized',
+    history:
+      "Raft's own argument for randomized timeouts (§5.2 of the paper): members that time out together all campaign, split the vote, and time out together again. Real clusters break the tie by accident (clock offsets, network jitter), which is why the bug survives testing; a cluster without those accidents never elects anyone.",
+    config: {
+      nodes: 3,
+      durationMs: 3000,
+      settleMs: 2000,
+      // A symmetric cluster: identical clocks, links and disks, so nothing but the timeout's randomness tells
+      // the members apart. With the real code a leader is elected within a few hundred ms, and again after its crash.
+      clocks: { maxOffsetMs: 0, maxDriftPpm: 0 },
+      network: { latency: { kind: 'fixed', ms: 2 }, loss: 0, duplicate: 0, reorder: 0 },
+      disk: { syncLatency: { kind: 'fixed', ms: 1 } },
+      workload: { kind: 'register', clients: 3, quorumReads: 1 },
+      nemesis: { kind: 'schedule', events: [{ atMs: 1500, kind: 'crash', node: '@leader', restartAfterMs: 500 }] },
+    },
+    caughtBy: 'liveness',
+    how: 'no leader at the end of the run: every member pre-campaigning in the same term, seconds after the last fault',
+  },
 ];
 
 /**
@@ -362,7 +382,6 @@ export const notInZoo: ReadonlyArray<{ name: string; why: string }> = [
     why: 'the vote goes unpersisted only when the voter already knew the term, so losing it needs a refusal and a grant in one term, a crash before the next sync and a third candidate of that term; no catching run found it in hundreds of seeds (vote-sent-before-sync is the zoo\'s vote-persistence bug)',
   },
   { name: 'apply-before-durable', why: 'applying a committed entry before the local copy is synced changes nothing a client can see: the entry is committed, so a majority holds it' },
-  { name: 'fixed-election-timeout', why: 'a liveness bug (split votes for ever); whole-run checkers judge safety, not progress' },
   { name: 'election-jitter-outside-state', why: 'a replay bug of a checkpointed node; whole runs never checkpoint and restore a node mid-run' },
   { name: 'append-ignores-entry-limit', why: 'one entry more per message than the limit: no safety consequence, a limits property' },
   { name: 'non-voter-lease-never-expires', why: 'concerns learners and removed voters, which simulated runs do not create' },

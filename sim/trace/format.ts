@@ -155,7 +155,7 @@ function hexOf(bytes: Uint8Array, at: number): string {
 }
 
 /** Every checker a run's verdicts carry, in verdict order. */
-export const CHECKERS: readonly CheckerName[] = ['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order', 'invariants'];
+export const CHECKERS: readonly CheckerName[] = ['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order', 'invariants', 'liveness'];
 
 function checkHeader(v: unknown): TraceHeader {
   need(isObj(v) && v.type === 'header', 'header', 'the file does not start with a raftsim trace header (is it a trace?)');

@@ -12,6 +12,22 @@ export type LatencyModel =
   /** Log-normal around a median, `sigma` in log space, capped at maxMs. */
   | { kind: 'lognormal'; medianMs: number; sigma: number; maxMs: number };
 
+/** The model's median: the typical message or sync, which Raft's timing requirement is stated against. */
+export function medianLatencyMs(model: LatencyModel): number {
+  switch (model.kind) {
+    case 'fixed':
+      return model.ms;
+    case 'uniform':
+      return (model.minMs + model.maxMs) / 2;
+    case 'exponential':
+      return Math.min(model.minMs + (model.meanMs - model.minMs) * Math.LN2, model.maxMs ?? Infinity);
+    case 'pareto':
+      return Math.min(model.minMs * 2 ** (1 / model.shape), model.maxMs);
+    case 'lognormal':
+      return Math.min(model.medianMs, model.maxMs);
+  }
+}
+
 /** Throws a one-line error naming `where` if the model cannot be sampled. */
 export function validateLatency(model: LatencyModel, where: string): void {
   const bad = (why: string): never => {

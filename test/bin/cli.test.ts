@@ -63,7 +63,7 @@ describe('raftsim scenarios and run', () => {
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout) as { seed: number; ok: boolean; asExpected: boolean; verdicts: Array<{ checker: string; ok: boolean }> };
     expect(summary).toMatchObject({ seed: 3, ok: true, asExpected: true });
-    expect(summary.verdicts.map((v) => v.checker)).toEqual(['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order', 'invariants']);
+    expect(summary.verdicts.map((v) => v.checker)).toEqual(['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order', 'invariants', 'liveness']);
   });
 });
 

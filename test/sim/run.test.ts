@@ -160,7 +160,7 @@ describe('runSimulation: verdicts', () => {
     const r = runSimulation({ seed: 11, config: { durationMs: 6000, workload: { kind: 'register', quorumReads: 1, clients: 6 }, nemesis: { weights: { partition: 3, crash: 2 }, meanGapMs: 1000 } } });
     expect(r.linearizability.verdict).toBe('linearizable');
     expect(r.history.ops.filter((op) => op.outcome === 'ok' && op.input.f === 'get').length).toBeGreaterThan(50);
-    expect(r.verdicts.map((v) => v.checker)).toEqual(['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order', 'invariants']);
+    expect(r.verdicts.map((v) => v.checker)).toEqual(['linearizability', 'raft-safety', 'ttl', 'watch', 'store-agreement', 'queue-order', 'invariants', 'liveness']);
     expect(r.ok).toBe(true);
     expect(r.summary.leaderChanges).toBeGreaterThan(0);
   });

@@ -77,6 +77,7 @@ const REPRESENTATIVE = [
   'replica-expiry-on-follower-clock', // store-agreement
   'kv-expiry-ignores-command-time', // ttl
   'heartbeat-commit-beyond-match', // invariants
+  'fixed-election-timeout', // liveness
 ];
 
 describe(`a budget of ${BUDGET} seeds catches`, () => {
