@@ -137,8 +137,8 @@ function checkDiscoveryUrl(text: string): string {
 }
 
 /**
- * Reads `raftsim serve`'s flags and ETCD_* variables. `warn` gets one line per ignored or unknown variable.
- * Throws ConfigError (one line) for anything etcd would refuse.
+ * Reads `raftsim serve`'s flags and ETCD_* variables. `warn` gets one line per unknown variable. Throws
+ * ConfigError (one line) for anything etcd would refuse, a variable and a flag for the same setting included.
  */
 export function parseServeConfig(argv: string[], env: Record<string, string | undefined>, warn: (line: string) => void = () => {}): ServerConfig {
   const options = Object.fromEntries(SERVE_FLAGS.map((f) => [f, { type: 'string' as const }]));
@@ -157,7 +157,8 @@ export function parseServeConfig(argv: string[], env: Record<string, string | un
     const fromFlag = values[flag];
     const fromEnv = env[envName(flag)];
     if (fromFlag !== undefined) {
-      if (fromEnv !== undefined) warn(`raftsim serve: ${envName(flag)} is shadowed by --${flag}`);
+      // etcd 3.4 refuses to start rather than guess which of the two was meant (pkg/flags, exit 1).
+      if (fromEnv !== undefined) throw new ConfigError(`conflicting environment variable ${envName(flag)} is shadowed by --${flag} (unset the variable or drop the flag)`);
       return fromFlag;
     }
     return fromEnv;

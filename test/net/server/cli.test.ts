@@ -23,15 +23,16 @@ describe('serve configuration', () => {
     expect(c.initialCluster.map((p) => p.name)).toEqual(['a', 'b']);
   });
 
-  it('takes ETCD_* variables, flags winning over them', () => {
+  it('takes ETCD_* variables, and refuses a variable and a flag for the same setting, as etcd does', () => {
     const warnings: string[] = [];
     const env = { ETCD_NAME: 'envname', ETCD_DATA_DIR: '/tmp/envdir', ETCD_INITIAL_CLUSTER_STATE: 'existing', ETCD_BOGUS: '1', ETCD_INITIAL_CLUSTER: 'flagname=http://localhost:2380,envname=http://localhost:2380' };
     const fromEnv = parseServeConfig([], { ...env, ETCD_INITIAL_CLUSTER: 'envname=http://localhost:2380' }, (l) => warnings.push(l));
     expect(fromEnv).toMatchObject({ name: 'envname', dataDir: '/tmp/envdir', initialClusterState: 'existing' });
     expect(warnings.some((w) => w.includes('ETCD_BOGUS'))).toBe(true);
-    const flagWins = parseServeConfig(['--name=flagname', '--initial-cluster=flagname=http://localhost:2380'], env, (l) => warnings.push(l));
-    expect(flagWins.name).toBe('flagname');
-    expect(warnings.some((w) => w.includes('ETCD_NAME is shadowed by --name'))).toBe(true);
+    const { ETCD_NAME: _n, ...rest } = env;
+    const flagAndOthers = parseServeConfig(['--name=flagname', '--initial-cluster=flagname=http://localhost:2380'], { ...rest, ETCD_INITIAL_CLUSTER: undefined }, (l) => warnings.push(l));
+    expect(flagAndOthers).toMatchObject({ name: 'flagname', dataDir: '/tmp/envdir', initialClusterState: 'existing' });
+    expect(() => parseServeConfig(['--name=flagname'], env)).toThrow('conflicting environment variable ETCD_NAME is shadowed by --name (unset the variable or drop the flag)');
   });
 
   it('defaults to etcd’s single member on localhost, bound to loopback', () => {
@@ -42,6 +43,7 @@ describe('serve configuration', () => {
 
   const refusals: Array<[string[], Record<string, string>, RegExp]> = [
     [['--bogus'], {}, /Unknown option '--bogus'/],
+    [['--data-dir=/tmp/a'], { ETCD_DATA_DIR: '/tmp/b' }, /conflicting environment variable ETCD_DATA_DIR is shadowed by --data-dir/],
     [['--initial-cluster-state=maybe'], {}, /must be new or existing/],
     [['--listen-client-urls=ftp://127.0.0.1:1'], {}, /only http is supported/],
     [['--listen-client-urls=http://127.0.0.1'], {}, /has no port/],
