@@ -33,7 +33,7 @@ import type { StoreEvent } from '../core/kv/index.ts';
 import { MembershipClient, type MembershipChangeRecord } from './clients/membership.ts';
 import { installRunNemesis, type FiredNemesis } from './nemesis-targets.ts';
 import { describeRunNemesis, generateNemesis, needsRun, type NemesisEvent, type RunNemesisEvent } from './world/nemesis.ts';
-import { medianLatencyMs } from './world/latency.ts';
+import { maxLatencyMs, medianLatencyMs } from './world/latency.ts';
 import { RandomStreams } from './world/random.ts';
 import { NodeProgramError, World, type MessageCodec, type TrailEntry, type WorldSummary } from './world/world.ts';
 
@@ -186,9 +186,18 @@ function disruptedPeriods(schedule: readonly RunNemesisEvent[], padMs: number, e
   return periods;
 }
 
-/** When the last fault was undone (0 with none); null when one never is, or a membership change never took effect. */
+/**
+ * When the last fault was undone and its last effect gone (0 with none); null when one never is, or a membership
+ * change never took effect. A slow link's messages outlive its reset: a FIFO link delivers nothing sent after
+ * them until they arrive, so the link is not healed until its slowest possible message is in.
+ */
 function lastFaultUndoneMs(carriedOut: readonly RunNemesisEvent[], changes: readonly MembershipChangeRecord[]): number | null {
   let end = 0;
+  carriedOut.forEach((e, i) => {
+    if (e.kind !== 'link') return;
+    const reset = carriedOut.slice(i + 1).find((x) => x.kind === 'link-reset')?.atMs ?? Infinity;
+    end = Math.max(end, reset + (e.config.latency === undefined ? 0 : maxLatencyMs(e.config.latency)));
+  });
   for (const p of disruptedPeriods(carriedOut, 0, Infinity)) end = Math.max(end, p.to);
   for (const c of changes) end = Math.max(end, c.appliedMs ?? Infinity);
   return Number.isFinite(end) ? end : null;
@@ -401,11 +410,14 @@ export function runSimulation(options: RunOptions): RunResult {
   const observations: RaftObservations = { samples, acked: pool.acked.map(({ member: _m, ...a }) => a as AckedWrite) };
   const raft = checkRaftSafety(observations);
   const electionMs = config.raft.electionTimeoutMs;
-  const clockFaults = config.nemesis.kind !== 'none' && (config.nemesis.kind === 'schedule' ? schedule.some((e) => e.kind === 'clock-jump') : (config.nemesis.weights.clock ?? 0) > 0);
-  const maxJump = config.nemesis.kind === 'schedule' ? Math.max(0, ...schedule.map((e) => (e.kind === 'clock-jump' ? Math.abs(e.deltaMs) : 0))) : config.nemesis.maxClockJumpMs;
+  // The clock error is measured, not bounded from the config: the spread of every member's skew (reading minus
+  // virtual time) over the whole run, offsets, drift and the jumps that really fired included, plus the ticks
+  // by which a member's reading lags its clock and the millisecond a reading floors away.
+  const skews = [...indexOf.keys()].map((id) => world.clock(id).skewRange(world.now));
+  const clockErrorMs = Math.ceil((Math.max(...skews.map((r) => r.max)) - Math.min(...skews.map((r) => r.min)) + 2 * config.tickMs + 1) * 10) / 10;
   const ttl = checkTtl(history.ops, {
     expiryTickMs: config.replica.expiryIntervalMs + 2 * electionMs + config.replica.requestTimeoutMs,
-    clockErrorMs: 2 * config.clocks.maxOffsetMs + (2 * config.clocks.maxDriftPpm * endMs) / 1e6 + 2 * config.tickMs + (clockFaults ? maxJump : 0),
+    clockErrorMs,
     leaderless: disruptedPeriods(asCarriedOut(schedule, fired), 3 * electionMs + config.replica.expiryIntervalMs, endMs),
     observedUntilMs: world.now,
   });

@@ -48,6 +48,7 @@ export function checkLiveness(input: LivenessInput): CheckResult {
   }
   if (input.faultsEndMs === null) return notJudged('a fault is still in force at the end of the run');
   const quietMs = input.endMs - input.faultsEndMs;
+  if (quietMs <= 0) return notJudged(`a fault's effects last until t=${formatMs(Math.round(input.faultsEndMs))} ms, past the end of the run`);
   if (quietMs < input.minQuietMs) return notJudged(`${formatMs(quietMs)} ms without faults at the end, less than the ${formatMs(input.minQuietMs)} ms it needs`);
   const quorum = Math.floor(input.voters / 2) + 1;
   if (input.members.length < quorum) return notJudged(`${input.members.length} of ${input.voters} voters up at the end, fewer than a quorum`);

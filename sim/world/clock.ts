@@ -14,12 +14,34 @@ export class LocalClock {
   private base: number;
   private anchor = 0;
   private drift: number;
+  /** Every (anchor, base, drift) the clock has had, oldest first: its whole history, for `skewRange`. */
+  private readonly segments: Array<{ anchor: number; base: number; drift: number }> = [];
 
   constructor(options: ClockOptions = {}) {
     this.base = options.offsetMs ?? 0;
     this.drift = options.driftPpm ?? 0;
     LocalClock.checkDrift(this.drift);
     if (!Number.isFinite(this.base)) throw new RangeError(`clock: offsetMs must be finite, got ${this.base}`);
+    this.record();
+  }
+
+  /**
+   * The lowest and highest skew (exact reading minus virtual time) the clock has had over virtual [0, untilMs].
+   * Skew is linear between jumps and drift changes, so the extremes are at their instants and at the ends.
+   */
+  skewRange(untilMs: number): { min: number; max: number } {
+    let min = Infinity;
+    let max = -Infinity;
+    this.segments.forEach((seg, i) => {
+      if (seg.anchor > untilMs) return;
+      const end = Math.min(this.segments[i + 1]?.anchor ?? untilMs, untilMs);
+      for (const t of [seg.anchor, end]) {
+        const skew = seg.base - seg.anchor + ((t - seg.anchor) * seg.drift) / 1e6;
+        min = Math.min(min, skew);
+        max = Math.max(max, skew);
+      }
+    });
+    return { min, max };
   }
 
   /** The local reading at virtual time `now`, in whole ms (floored, as a millisecond clock reads). */
@@ -36,6 +58,7 @@ export class LocalClock {
     if (!Number.isFinite(deltaMs)) throw new RangeError(`clock: jump must be finite, got ${deltaMs}`);
     this.reanchor(now);
     this.base += deltaMs;
+    this.record();
   }
 
   /** Changes the drift from virtual time `now` on; the reading does not jump. */
@@ -43,6 +66,7 @@ export class LocalClock {
     LocalClock.checkDrift(ppm);
     this.reanchor(now);
     this.drift = ppm;
+    this.record();
   }
 
   /** Virtual ms until `localDelayMs` of local time has passed at the current drift. */
@@ -55,6 +79,10 @@ export class LocalClock {
   private exact(now: number): number {
     const elapsed = now - this.anchor;
     return this.base + elapsed + (elapsed * this.drift) / 1e6;
+  }
+
+  private record(): void {
+    this.segments.push({ anchor: this.anchor, base: this.base, drift: this.drift });
   }
 
   private reanchor(now: number): void {

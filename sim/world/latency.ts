@@ -12,6 +12,18 @@ export type LatencyModel =
   /** Log-normal around a median, `sigma` in log space, capped at maxMs. */
   | { kind: 'lognormal'; medianMs: number; sigma: number; maxMs: number };
 
+/** The longest the model can take; Infinity for an uncapped exponential. */
+export function maxLatencyMs(model: LatencyModel): number {
+  switch (model.kind) {
+    case 'fixed':
+      return model.ms;
+    case 'exponential':
+      return model.maxMs ?? Infinity;
+    default:
+      return model.maxMs;
+  }
+}
+
 /** The model's median: the typical message or sync, which Raft's timing requirement is stated against. */
 export function medianLatencyMs(model: LatencyModel): number {
   switch (model.kind) {

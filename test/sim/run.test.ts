@@ -165,6 +165,22 @@ describe('runSimulation: verdicts', () => {
     expect(r.summary.leaderChanges).toBeGreaterThan(0);
   });
 
+  it("liveness is judged after the faults, and waits out a slow link's messages, which outlive its reset", () => {
+    const calm = runSimulation({ seed: 3, config: { nodes: 3, durationMs: 2000, settleMs: 2000, nemesis: { kind: 'none' } } });
+    expect(calm.verdicts.find((v) => v.checker === 'liveness')!.summary).toMatch(/^liveness: ok \(n\d leads term \d+ .*3 member\(s\) up, all following it and caught up to \d+, after 4000 ms without faults\)$/);
+    // Found by the checkers-hold property: messages sent in the slow 69 ms arrive up to 3 s later, and the FIFO
+    // link delivers nothing after them until they do, so n2 cannot reach n3 until t=4551, after the run.
+    const slow = { kind: 'pareto' as const, minMs: 20, shape: 1.3, maxMs: 3000 };
+    const events = [
+      { atMs: 1482, kind: 'link' as const, from: 'n2', to: '*', config: { latency: slow } },
+      { atMs: 1482, kind: 'link' as const, from: '*', to: 'n2', config: { latency: slow } },
+      { atMs: 1551, kind: 'link-reset' as const, from: 'n2', to: '*' },
+      { atMs: 1551, kind: 'link-reset' as const, from: '*', to: 'n2' },
+    ];
+    const r = runSimulation({ seed: 3, config: { nodes: 3, durationMs: 2000, settleMs: 2000, nemesis: { kind: 'schedule', events } } });
+    expect(r.verdicts.find((v) => v.checker === 'liveness')!.summary).toBe("liveness: not judged (a fault's effects last until t=4551 ms, past the end of the run)");
+  });
+
   it('the mixed default workload feeds every checker something to judge', () => {
     const r = runSimulation({ seed: 2, config: { durationMs: 8000 } });
     expect(r.ok).toBe(true);

@@ -1,7 +1,7 @@
 // The latency models' medians, which the liveness check states Raft's timing requirement against, agree with
 // what sampling the same model gives.
 import { describe, expect, it } from 'vitest';
-import { medianLatencyMs, sampleLatency, type LatencyModel } from '../../../sim/world/latency.ts';
+import { maxLatencyMs, medianLatencyMs, sampleLatency, type LatencyModel } from '../../../sim/world/latency.ts';
 import { RandomStreams } from '../../../sim/world/random.ts';
 
 const MODELS: LatencyModel[] = [
@@ -20,5 +20,17 @@ describe('medianLatencyMs', () => {
     const samples = Array.from({ length: 20_001 }, () => sampleLatency(model, rng)).sort((a, b) => a - b);
     const empirical = samples[10_000]!;
     expect(Math.abs(medianLatencyMs(model) - empirical)).toBeLessThanOrEqual(0.03 * empirical + 1e-9);
+  });
+});
+
+describe('maxLatencyMs', () => {
+  it.each(MODELS.map((m) => [JSON.stringify(m), m] as const))('bounds every sample of %s', (_name, model) => {
+    const rng = new RandomStreams(8).stream('latency-max');
+    const worst = Math.max(...Array.from({ length: 20_000 }, () => sampleLatency(model, rng)));
+    expect(worst).toBeLessThanOrEqual(maxLatencyMs(model));
+  });
+
+  it('is unbounded for an exponential without a cap', () => {
+    expect(maxLatencyMs({ kind: 'exponential', minMs: 1, meanMs: 5 })).toBe(Infinity);
   });
 });
