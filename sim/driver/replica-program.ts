@@ -301,7 +301,12 @@ export function replicaProgram(options: ReplicaProgramOptions): NodeProgram<Driv
     if (fresh) ds.replica = createReplica(optionsOf(ctx.id), { voters: voters.includes(ctx.id) ? voters : [] });
     else ds.replica = restartReplica(optionsOf(ctx.id), ds.mirror.state());
     ds.eventsThrough = ds.replica.replicated.store.index;
-    if (observe && !fresh) {
+    // A member that crashed before its first sync boots fresh from an empty WAL, but it is a restart all the
+    // same: what it held in memory (a term, a log) is gone, and the checkers must know the incarnation changed.
+    if (observe && fresh && ctx.incarnation > 1) {
+      // Its log is what a first boot creates (the bootstrap configuration), not the empty WAL's.
+      emitSample(ds, ctx, { from: 1, entries: entryRefs(ds.replica.raft.log.entries) }, 'restart');
+    } else if (observe && !fresh) {
       const snap = ds.mirror.snapshot;
       const base = snap?.index ?? 0;
       emitSample(ds, ctx, { from: base + 1, entries: entryRefs(ds.mirror.entries) }, 'restart', snap === null ? undefined : { index: snap.index, term: snap.term });

@@ -181,6 +181,22 @@ describe('runSimulation: verdicts', () => {
     expect(r.verdicts.find((v) => v.checker === 'liveness')!.summary).toBe("liveness: not judged (a fault's effects last until t=4551 ms, past the end of the run)");
   });
 
+  // Found by a long crash-recovery hunt: a member that crashes before its first sync boots fresh from an empty
+  // WAL; that boot reported no restart, so the checker saw its term and log go back within one incarnation.
+  it('a member that crashes before its first sync and boots fresh is reported as restarted, with its bootstrap log', () => {
+    const config = {
+      nodes: 3, durationMs: 2000, settleMs: 2000, raft: { preVote: false, checkQuorum: false, electionTimeoutMs: 150 },
+      disk: { syncLatency: { kind: 'uniform' as const, minMs: 30, maxMs: 150 } },
+      workload: { kind: 'register' as const, clients: 1, quorumReads: 1 },
+      nemesis: { kind: 'schedule' as const, events: [{ atMs: 0, kind: 'crash' as const, node: 'n1' }, { atMs: 1, kind: 'restart' as const, node: 'n1' }] },
+    };
+    const r = runSimulation({ seed: 347328720, config });
+    expect(r.verdicts.filter((v) => !v.ok).map((v) => v.summary)).toEqual([]);
+    const restart = r.observations.samples.find((s) => s.node === 0 && s.event === 'restart');
+    expect(restart).toMatchObject({ time: 1, term: 1, lastIndex: 3, log: { from: 1 } });
+    expect(restart!.log!.entries).toHaveLength(3);
+  });
+
   it('the mixed default workload feeds every checker something to judge', () => {
     const r = runSimulation({ seed: 2, config: { durationMs: 8000 } });
     expect(r.ok).toBe(true);
