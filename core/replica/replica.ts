@@ -113,7 +113,7 @@ export function createReplica(options: ReplicaOptions, bootstrap: { voters: Node
 }
 
 /** A member rebuilt from what its disk kept: the store comes from the snapshot, later committed entries are
- * applied again as Raft hands them over (the first steps). Pending client requests died with the process. */
+ * applied again as Raft hands them over (the first steps). Pending client requests were lost in the crash. */
 export function restartReplica(options: ReplicaOptions, persisted: PersistedState): ReplicaState {
   const resolved = resolveOptions(options);
   const raft = restartNode({ ...resolved.raft, id: resolved.id }, persisted);
